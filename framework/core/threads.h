@@ -1,0 +1,20 @@
+// The intra-op thread count of LibTorch (and OpenBLAS under it).
+//
+// Debian's LibTorch starts with a single intra-op thread, which wastes every other core. ptlab always
+// sets the count explicitly: `runtime.threads` when it is > 0, otherwise all cores of the node divided by
+// the number of ranks on the node (at least 1), so that `mpirun -np 2` on 2 cores does not oversubscribe.
+#pragma once
+
+namespace ptlab {
+
+/// Threads to use for `requested` (0 = automatic) with `ranks_on_node` processes sharing the node.
+int choose_thread_count(int requested, int ranks_on_node, int cores);
+
+/// Applies choose_thread_count() to LibTorch (at::set_num_threads) and returns the count applied.
+/// `cores` defaults to the cores this process may run on (sched_getaffinity), not the machine's total.
+int configure_threads(int requested, int ranks_on_node);
+
+/// Cores this process may run on.
+int available_cores();
+
+}  // namespace ptlab

@@ -1,0 +1,56 @@
+// ptlab — the command-line entry point. Prints one line for any error and exits 2 (user error) or 1
+// (internal error); never a stack trace.
+#include "framework/core/error.h"
+#include "framework/core/log.h"
+#include "launchers/command.h"
+
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace {
+
+void print_usage() {
+  const auto& table = ptlab::launchers::commands();
+  std::printf("ptlab %s — soft-prompt methods on frozen pretrained transformers\n\n", PTLAB_VERSION);
+  std::printf("usage: ptlab <command> [options] [overrides...]\n       ptlab <command> --help\n\ncommands:\n");
+  for (const auto& name : table.names()) std::printf("  %-10s %s\n", name.c_str(), table.description(name).c_str());
+  std::printf(
+      "\noverrides use Hydra's grammar: group=option, a.b=value, +a.b=value, ++a.b=value, ~a.b\n"
+      "configs are read from ./configs (or $PTLAB_CONFIG_DIR)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+      print_usage();
+      return args.empty() ? 2 : 0;
+    }
+    if (args[0] == "--version") {
+      std::printf("ptlab %s\n", PTLAB_VERSION);
+      return 0;
+    }
+    const auto& command = ptlab::launchers::commands().get(args[0]);
+    return command.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  } catch (const ptlab::Error& e) {
+    ptlab::log_error("{}", e.what());
+    return 2;
+  } catch (const ptlab::InternalError& e) {
+    ptlab::log_error("{}", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    // LibTorch messages carry a backtrace after the first line; show the first line only.
+    std::string m = e.what_without_backtrace();
+    ptlab::log_error("internal error (LibTorch): {}", m.substr(0, m.find('\n')));
+    return 1;
+  } catch (const std::exception& e) {
+    ptlab::log_error("internal error: {}", e.what());
+    return 1;
+  }
+}
