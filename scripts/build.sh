@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds ptlab with a CMake preset (default: "default" = Release into build/).
+# Usage: scripts/build.sh [preset]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset=${1:-default}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+cmake --preset "$preset" >/dev/null
+cmake --build --preset "$preset"
