@@ -13,11 +13,14 @@
 // (requires_grad = false) after loading unless set_trainable(true) is called (full fine-tuning).
 #pragma once
 
+#include "framework/models/hf_config.h"
+
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +125,26 @@ class Backbone : public torch::nn::Module {
 
   /// Freezes (false) or unfreezes (true) every backbone parameter.
   void set_trainable(bool trainable);
+
+  /// The config.json this backbone was built from; save_backbone() writes it back. load_backbone() and
+  /// build_backbone() set it, so families need not. Unset is an InternalError.
+  const HFConfig& config() const;
+  void set_config(HFConfig config) { config_ = std::move(config); }
+
+  /// Parameter dtype and device (of the word embeddings).
+  at::ScalarType dtype() const { return word_embeddings().scalar_type(); }
+  at::Device device() const { return word_embeddings().device(); }
+
+ private:
+  std::optional<HFConfig> config_;
 };
+
+/// Registers `value` as parameter `name` of `root` under its dotted Hugging Face name
+/// ("model.layers.0.self_attn.q_proj.weight"): intermediate submodules ("model", "layers", "0", ...) are
+/// made on first use, so root.named_parameters() yields checkpoint names. Returns the registered tensor.
+at::Tensor register_hf_parameter(torch::nn::Module& root, const std::string& name, const at::Tensor& value);
+
+/// Elements of every parameter of `module` (each registered tensor once).
+int64_t count_parameters(const torch::nn::Module& module);
 
 }  // namespace ptlab::models

@@ -34,6 +34,8 @@ class HFConfig {
   int64_t get_int_any(const std::vector<std::string>& keys) const;
   /// An int or the first element of an int list (eos_token_id may be a list); -1 when absent or null.
   int64_t get_token_id(const std::string& key) const;
+  /// Every id of an int or int-list field (Llama 3 lists several eos ids); empty when absent or null.
+  std::vector<int64_t> get_token_ids(const std::string& key) const;
 
  private:
   nlohmann::json json_;

@@ -1,0 +1,163 @@
+#include "tasks/synthetic/write_synthetic.h"
+
+#include "framework/core/error.h"
+#include "framework/core/log.h"
+#include "tasks/synthetic/atomic_file.h"
+#include "tasks/synthetic/labeled_tasks.h"
+#include "tasks/synthetic/lexicon.h"
+#include "tasks/synthetic/random.h"
+#include "tasks/synthetic/sentence_generator.h"
+#include "tasks/synthetic/tokenizer_files.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+namespace ptlab::tasks::synthetic {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+int64_t count_words(const std::string& text) {
+  if (text.empty()) return 0;
+  return 1 + static_cast<int64_t>(std::count(text.begin(), text.end(), ' '));
+}
+
+void make_folder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  PTLAB_CHECK(!ec, "cannot create the synthetic data folder '{}': {}", dir, ec.message());
+  PTLAB_CHECK(fs::is_directory(dir, ec), "cannot create the synthetic data folder '{}': a file of that name exists",
+              dir);
+}
+
+// Fails early, naming the folder, when files cannot be created in it.
+void check_writable(const std::string& dir) {
+  const std::string probe = dir + "/.ptlab_write_probe";
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  PTLAB_CHECK(f != nullptr, "cannot write into the synthetic data folder '{}': {}", dir, std::strerror(errno));
+  std::fclose(f);
+  std::remove(probe.c_str());
+}
+
+FileRecord commit(AtomicFile& file, const std::string& relative, int64_t tokens) {
+  file.commit();
+  return FileRecord{relative, file.bytes(), tokens, file.hash()};
+}
+
+void write_corpus(const SyntheticConfig& config, const std::string& out_dir, Manifest& m) {
+  const Lexicon& lex = lexicon();
+  SentenceGenerator gen(lex, derive_seed(config.seed, "corpus"));
+  AtomicFile file(out_dir + "/corpus.txt");
+  std::vector<WordId> ids;
+  std::string buffer;
+  buffer.reserve(1 << 21);
+  int64_t tokens = 0;
+  for (int64_t i = 0; i < config.corpus_sentences; ++i) {
+    ids.clear();
+    gen.corpus_line(config.corpus_mix, ids);
+    tokens += static_cast<int64_t>(ids.size());
+    lex.render(ids.data(), ids.size(), buffer);
+    buffer.push_back('\n');
+    if (buffer.size() >= (1 << 20)) {
+      file.write(buffer);
+      buffer.clear();
+    }
+  }
+  file.write(buffer);
+  m.corpus_sentences = config.corpus_sentences;
+  m.corpus_tokens = tokens;
+  m.files.push_back(commit(file, "corpus.txt", tokens));
+}
+
+void write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::string& out_dir, Manifest& m) {
+  make_folder(out_dir + "/" + spec.name);
+  auto splits = generate_task(lexicon(), spec.name, config.sizes(spec.name), config.seed);
+  for (std::size_t s = 0; s < splits.size(); ++s) {
+    const std::string relative = spec.name + "/" + std::string(kSplitNames[s]) + ".tsv";
+    SplitRecord record{
+        spec.name, std::string(kSplitNames[s]), relative, 0, 0, std::vector<int64_t>(spec.labels.size(), 0)};
+    std::string text = spec.pair ? "sentence1\tsentence2\tlabel\n" : "sentence\tlabel\n";
+    for (const Example& ex : splits[s]) {
+      text += ex.text1;
+      text += '\t';
+      if (spec.pair) {
+        text += ex.text2;
+        text += '\t';
+      }
+      text += spec.labels[static_cast<std::size_t>(ex.label)];
+      text += '\n';
+      record.tokens += count_words(ex.text1) + count_words(ex.text2);
+      ++record.label_counts[static_cast<std::size_t>(ex.label)];
+    }
+    record.examples = static_cast<int64_t>(splits[s].size());
+    AtomicFile file(out_dir + "/" + relative);
+    file.write(text);
+    m.files.push_back(commit(file, relative, record.tokens));
+    m.splits.push_back(std::move(record));
+  }
+}
+
+void write_tokenizer(const std::string& out_dir, Manifest& m) {
+  make_folder(out_dir + "/tokenizer");
+  const std::pair<const char*, std::string> files[] = {
+      {"tokenizer/tokenizer.json", tokenizer_json(lexicon())},
+      {"tokenizer/tokenizer_config.json", tokenizer_config_json()},
+      {"tokenizer/special_tokens_map.json", special_tokens_map_json()},
+  };
+  for (const auto& [relative, text] : files) {
+    AtomicFile file(out_dir + "/" + relative);
+    file.write(text);
+    m.files.push_back(commit(file, relative, 0));
+  }
+  m.vocab_size = static_cast<int64_t>(vocabulary(lexicon()).size());
+}
+
+}  // namespace
+
+int64_t WriteReport::total_tokens() const {
+  int64_t total = 0;
+  for (const auto& f : manifest.files) total += f.tokens;
+  return total;
+}
+
+WriteReport write_synthetic(const SyntheticConfig& config, const std::string& out_dir) {
+  validate(config);
+  PTLAB_CHECK(!out_dir.empty(), "synthetic data: the output folder name is empty");
+  const auto start = Clock::now();
+  make_folder(out_dir);
+  check_writable(out_dir);
+  // Invalidate first: from here until the new manifest is in place, the folder is incomplete.
+  const std::string manifest_path = out_dir + "/" + std::string(kManifestFile);
+  std::error_code ec;
+  fs::remove(manifest_path, ec);
+  PTLAB_CHECK(!ec, "cannot remove the old '{}': {}", manifest_path, ec.message());
+
+  WriteReport report;
+  Manifest& m = report.manifest;
+  m.config = config;
+  const auto corpus_start = Clock::now();
+  write_corpus(config, out_dir, m);
+  report.corpus_seconds = seconds_since(corpus_start);
+  for (const auto& spec : task_specs()) write_task(config, spec, out_dir, m);
+  write_tokenizer(out_dir, m);
+  write_file_atomically(manifest_path, manifest_json(m));
+  report.total_seconds = seconds_since(start);
+  return report;
+}
+
+bool ensure_synthetic(const SyntheticConfig& config, const std::string& out_dir) {
+  validate(config);
+  const std::string reason = incomplete_reason(out_dir, config);
+  if (reason.empty()) return false;
+  log_info("synthetic data in {}: {}; generating it", out_dir, reason);
+  write_synthetic(config, out_dir);
+  return true;
+}
+
+}  // namespace ptlab::tasks::synthetic
