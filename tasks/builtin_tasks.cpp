@@ -60,8 +60,8 @@ ClassificationTask::ClassificationTask(TaskConfig config, const text::Tokenizer&
   PTLAB_CHECK(config_.verbalizer.has_value(), "{}: a task of type {} needs a verbalizer: set task.verbalizer", where(),
               config_.type);
   if (pair)
-    PTLAB_CHECK(template_.uses(TemplateField::kTextB), "{}: template {} of a pair_classification task must use {{text_b}}",
-                where(), template_.name());
+    PTLAB_CHECK(template_.uses(TemplateField::kTextB),
+                "{}: template {} of a pair_classification task must use {{text_b}}", where(), template_.name());
   VerbalizerConfig v = *config_.verbalizer;
   v.mode = resolve_mode(v.mode, backbone_);
   if (config_.data) {
@@ -102,10 +102,11 @@ GenerationTask::GenerationTask(TaskConfig config, const text::Tokenizer& tokeniz
   check_no_verbalizer(config_, where());
   set_template(kAlpacaInput);
   const bool default_prompts = config_.template_text.empty();
-  const std::string no_input_text =
-      config_.template_no_input ? *config_.template_no_input : default_prompts ? kAlpacaNoInput : config_.template_text;
-  no_input_ = Template::parse(no_input_text, config_.template_no_input ? where() + " template_no_input"
-                                                                       : template_.name());
+  const std::string no_input_text = config_.template_no_input ? *config_.template_no_input
+                                    : default_prompts         ? kAlpacaNoInput
+                                                              : config_.template_text;
+  no_input_ =
+      Template::parse(no_input_text, config_.template_no_input ? where() + " template_no_input" : template_.name());
   for (const Template* t : {&template_, &no_input_})
     PTLAB_CHECK(!t->uses(TemplateField::kTarget),
                 "{}: template {} of a generation task must not use {{target}}; the task appends the target itself",
@@ -175,8 +176,10 @@ void TokenClassificationTask::index_tags() {
 }
 
 RenderedExample TokenClassificationTask::encode(const data::Example& example, Purpose) const {
-  PTLAB_CHECK(!tags_.empty(), "{}: the tag set is unknown; list it in task.data.labels or learn it from the training "
-              "split first (learn_labels)", where());
+  PTLAB_CHECK(!tags_.empty(),
+              "{}: the tag set is unknown; list it in task.data.labels or learn it from the training "
+              "split first (learn_labels)",
+              where());
   PTLAB_CHECK(example.tags.empty() || example.tags.size() == example.tokens.size(),
               "{}: example {} has {} tokens but {} tags", where(), describe_example(example), example.tokens.size(),
               example.tags.size());
@@ -187,7 +190,8 @@ RenderedExample TokenClassificationTask::encode(const data::Example& example, Pu
     const int64_t start = r.word_starts[w];
     if (start < 0) continue;
     auto found = tag_index_.find(example.tags[w]);
-    PTLAB_CHECK(found != tag_index_.end(), "{}: word {} ('{}') of example {} has tag '{}', which is not in the tag set "
+    PTLAB_CHECK(found != tag_index_.end(),
+                "{}: word {} ('{}') of example {} has tag '{}', which is not in the tag set "
                 "of {} tags (learn the tags from every split, or list them in task.data.labels)",
                 where(), w, example.tokens[w], describe_example(example), example.tags[w], tags_.size());
     r.token_labels[static_cast<std::size_t>(start)] = found->second;

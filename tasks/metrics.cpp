@@ -24,8 +24,8 @@ std::size_t ConfusionMatrix::cell(int64_t gold, int64_t predicted) const {
 
 void ConfusionMatrix::add(int64_t gold, int64_t predicted) {
   PTLAB_CHECK(gold >= 0 && gold < num_classes_, "gold class {} is outside [0, {})", gold, num_classes_);
-  PTLAB_CHECK(predicted >= -1 && predicted < num_classes_,
-              "predicted class {} is outside [0, {}) (-1 means no class)", predicted, num_classes_);
+  PTLAB_CHECK(predicted >= -1 && predicted < num_classes_, "predicted class {} is outside [0, {}) (-1 means no class)",
+              predicted, num_classes_);
   counts_[cell(gold, predicted)] += 1.0;
 }
 
@@ -156,10 +156,14 @@ class ClassMetric final : public Metric {
   void reset() override { matrix_.reset(); }
   std::map<std::string, double> values() const override {
     switch (kind_) {
-      case Kind::kAccuracy: return {{name(), matrix_.accuracy()}};
-      case Kind::kMacroF1: return {{name(), matrix_.macro_f1()}};
-      case Kind::kMcc: return {{name(), matrix_.mcc()}};
-      case Kind::kConfusion: break;
+      case Kind::kAccuracy:
+        return {{name(), matrix_.accuracy()}};
+      case Kind::kMacroF1:
+        return {{name(), matrix_.macro_f1()}};
+      case Kind::kMcc:
+        return {{name(), matrix_.mcc()}};
+      case Kind::kConfusion:
+        break;
     }
     std::map<std::string, double> out;
     for (int64_t g = 0; g < matrix_.num_classes(); ++g)
@@ -187,7 +191,8 @@ class MeanMetric final : public Metric {
   MeanMetric(const std::string& name, MetricInput input, Finish finish)
       : Metric(name, input), finish_(std::move(finish)) {}
 
-  void add_texts(const std::vector<std::string>& predicted, const std::vector<std::vector<std::string>>& gold) override {
+  void add_texts(const std::vector<std::string>& predicted,
+                 const std::vector<std::vector<std::string>>& gold) override {
     check_batch(name(), predicted.size(), gold.size());
     const bool f1 = name() == "token_f1";
     for (std::size_t i = 0; i < predicted.size(); ++i) {
@@ -234,10 +239,10 @@ struct MetricKind {
 
 const std::vector<MetricKind>& metric_kinds() {
   static const std::vector<MetricKind> kinds = {
-      {"accuracy", MetricInput::kClasses},      {"macro_f1", MetricInput::kClasses},
-      {"mcc", MetricInput::kClasses},           {"confusion_matrix", MetricInput::kClasses},
-      {"exact_match", MetricInput::kTexts},     {"token_f1", MetricInput::kTexts},
-      {"token_accuracy", MetricInput::kTags},   {"perplexity", MetricInput::kTokenLoss},
+      {"accuracy", MetricInput::kClasses},    {"macro_f1", MetricInput::kClasses},
+      {"mcc", MetricInput::kClasses},         {"confusion_matrix", MetricInput::kClasses},
+      {"exact_match", MetricInput::kTexts},   {"token_f1", MetricInput::kTexts},
+      {"token_accuracy", MetricInput::kTags}, {"perplexity", MetricInput::kTokenLoss},
   };
   return kinds;
 }
@@ -293,7 +298,8 @@ void MetricSet::add_classes(const std::vector<int64_t>& predicted, const std::ve
     if (m->input() == MetricInput::kClasses) m->add_classes(predicted, gold);
 }
 
-void MetricSet::add_texts(const std::vector<std::string>& predicted, const std::vector<std::vector<std::string>>& gold) {
+void MetricSet::add_texts(const std::vector<std::string>& predicted,
+                          const std::vector<std::vector<std::string>>& gold) {
   for (auto& m : metrics_)
     if (m->input() == MetricInput::kTexts) m->add_texts(predicted, gold);
 }

@@ -35,9 +35,12 @@ std::vector<int> sentencepiece_attached(const text::Tokenizer& tokenizer, std::s
 
 const char* spacing_name(Spacing spacing) {
   switch (spacing) {
-    case Spacing::kStart: return "start";
-    case Spacing::kSpace: return "space";
-    case Spacing::kAttached: return "attached";
+    case Spacing::kStart:
+      return "start";
+    case Spacing::kSpace:
+      return "space";
+    case Spacing::kAttached:
+      return "attached";
   }
   return "?";
 }

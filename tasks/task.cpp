@@ -150,7 +150,14 @@ RenderedExample Task::render(const Template& tmpl, const data::Example& example,
     PTLAB_CHECK(budget >= 1, "{}: max_length {} leaves no room for the template after {} special tokens", where(),
                 config_.max_length, prefix + suffix + reserve);
   }
-  RenderedExample r = tmpl.render(example, *tokenizer_, budget);
+  RenderedExample r;
+  try {
+    r = tmpl.render(example, *tokenizer_, budget);
+  } catch (const Error& e) {
+    if (budget == config_.max_length) throw;
+    throw Error(fmt::format("{} (task max_length {} less {} tokens for the tokenizer's special tokens{})", e.what(),
+                            config_.max_length, prefix + suffix + reserve, reserve > 0 ? " and eos" : ""));
+  }
   if (prefix == 0 && suffix == 0) return r;
 
   auto moved = [&](int64_t p) { return p < 0 ? p : p + prefix; };
@@ -174,8 +181,8 @@ RenderedExample Task::render(const Template& tmpl, const data::Example& example,
 
 void Task::set_template(const std::string& default_text) {
   if (!config_.template_text.empty()) {
-    template_ = Template::parse(config_.template_text, config_.template_where.empty() ? where() + " template"
-                                                                                        : config_.template_where);
+    template_ = Template::parse(config_.template_text,
+                                config_.template_where.empty() ? where() + " template" : config_.template_where);
     return;
   }
   PTLAB_CHECK(!default_text.empty(), "{}: a task of type {} needs a template: set task.template", where(),

@@ -54,7 +54,7 @@ struct TaskConfig {
   std::string template_name;                     ///< "" = the `template` key
   std::optional<std::string> template_no_input;  ///< generation only
 
-  std::optional<VerbalizerConfig> verbalizer;   ///< the chosen verbalizer (verbalizer_name applied)
+  std::optional<VerbalizerConfig> verbalizer;  ///< the chosen verbalizer (verbalizer_name applied)
   std::map<std::string, VerbalizerConfig> verbalizers;
   std::string verbalizer_name;
 

@@ -39,22 +39,32 @@ const std::vector<SlotName>& slot_names() {
 
 const char* field_name(TemplateField field) {
   switch (field) {
-    case TemplateField::kTextA: return "text_a";
-    case TemplateField::kTextB: return "text_b";
-    case TemplateField::kMeta: return "meta";
-    case TemplateField::kLabel: return "label";
-    case TemplateField::kTarget: return "target";
-    case TemplateField::kTokens: return "tokens";
+    case TemplateField::kTextA:
+      return "text_a";
+    case TemplateField::kTextB:
+      return "text_b";
+    case TemplateField::kMeta:
+      return "meta";
+    case TemplateField::kLabel:
+      return "label";
+    case TemplateField::kTarget:
+      return "target";
+    case TemplateField::kTokens:
+      return "tokens";
   }
   return "?";
 }
 
 const char* special_name(SpecialToken special) {
   switch (special) {
-    case SpecialToken::kBos: return "bos";
-    case SpecialToken::kEos: return "eos";
-    case SpecialToken::kSep: return "sep";
-    case SpecialToken::kCls: return "cls";
+    case SpecialToken::kBos:
+      return "bos";
+    case SpecialToken::kEos:
+      return "eos";
+    case SpecialToken::kSep:
+      return "sep";
+    case SpecialToken::kCls:
+      return "cls";
   }
   return "?";
 }
@@ -86,10 +96,14 @@ Spacing spacing_of(bool prev_word, bool space) {
 
 int special_id(const text::Tokenizer& tokenizer, SpecialToken special) {
   switch (special) {
-    case SpecialToken::kBos: return tokenizer.bos_id();
-    case SpecialToken::kEos: return tokenizer.eos_id();
-    case SpecialToken::kSep: return tokenizer.sep_id();
-    case SpecialToken::kCls: return tokenizer.cls_id();
+    case SpecialToken::kBos:
+      return tokenizer.bos_id();
+    case SpecialToken::kEos:
+      return tokenizer.eos_id();
+    case SpecialToken::kSep:
+      return tokenizer.sep_id();
+    case SpecialToken::kCls:
+      return tokenizer.cls_id();
   }
   return -1;
 }
@@ -121,8 +135,7 @@ class Parser {
       } else if (c == '{') {
         std::size_t close = text_.find('}', i + 1);
         std::size_t reopen = text_.find('{', i + 1);
-        if (close == std::string_view::npos)
-          fail(i, "'{' is never closed; write '{{' for a literal brace");
+        if (close == std::string_view::npos) fail(i, "'{' is never closed; write '{{' for a literal brace");
         if (reopen < close)
           fail(i, fmt::format("'{{' is not closed before the '{{' at column {}; write '{{{{' for a literal brace",
                               column(reopen)));
@@ -143,9 +156,7 @@ class Parser {
   bool trailing_space() const { return trailing_space_; }
 
  private:
-  int column(std::size_t byte) const {
-    return static_cast<int>(text::count_code_points(text_.substr(0, byte))) + 1;
-  }
+  int column(std::size_t byte) const { return static_cast<int>(text::count_code_points(text_.substr(0, byte))) + 1; }
 
   [[noreturn]] void fail(std::size_t byte, const std::string& what) const {
     PTLAB_FAIL("template {}: {} (column {} of \"{}\")", name_, what, column(byte), std::string(text_));
@@ -198,8 +209,8 @@ class Parser {
     if (name == "soft") {
       std::optional<int64_t> count = has_arg ? parse_count(arg) : std::nullopt;
       if (!count || *count < 1 || *count > kMaxSoftGroup)
-        fail(byte, fmt::format("'{{{}}}' needs a count of virtual tokens between 1 and {}: write {{soft:N}}",
-                               content, kMaxSoftGroup));
+        fail(byte, fmt::format("'{{{}}}' needs a count of virtual tokens between 1 and {}: write {{soft:N}}", content,
+                               kMaxSoftGroup));
       part.kind = SlotKind::kSoft;
       part.soft_count = *count;
       parts_.push_back(std::move(part));
@@ -286,13 +297,17 @@ std::vector<int64_t> RenderedExample::all_soft_positions() const {
 
 std::string TemplatePart::describe() const {
   switch (kind) {
-    case SlotKind::kText: return fmt::format("hard text '{}'", text);
+    case SlotKind::kText:
+      return fmt::format("hard text '{}'", text);
     case SlotKind::kField:
       return field == TemplateField::kMeta ? fmt::format("{{meta.{}}}", meta_key)
                                            : fmt::format("{{{}}}", field_name(field));
-    case SlotKind::kSoft: return fmt::format("{{soft:{}}}", soft_count);
-    case SlotKind::kMask: return "{mask}";
-    case SlotKind::kSpecial: return fmt::format("{{{}}}", special_name(special));
+    case SlotKind::kSoft:
+      return fmt::format("{{soft:{}}}", soft_count);
+    case SlotKind::kMask:
+      return "{mask}";
+    case SlotKind::kSpecial:
+      return fmt::format("{{{}}}", special_name(special));
   }
   return "?";
 }
@@ -404,8 +419,8 @@ RenderedExample Template::render(const data::Example& example, const text::Token
         break;
       case SlotKind::kSpecial: {
         const int id = special_id(tokenizer, part.special);
-        PTLAB_CHECK(id >= 0, "template {}: {} at column {} needs a {} token, but the tokenizer from {} has none",
-                    name_, part.describe(), part.column, special_name(part.special), tokenizer.source());
+        PTLAB_CHECK(id >= 0, "template {}: {} at column {} needs a {} token, but the tokenizer from {} has none", name_,
+                    part.describe(), part.column, special_name(part.special), tokenizer.source());
         piece.ids = {id};
         prev_word = space = false;
         break;
@@ -434,12 +449,19 @@ RenderedExample Template::render(const data::Example& example, const text::Token
         }
         std::string_view value;
         switch (part.field) {
-          case TemplateField::kTextA: value = example.text_a; break;
-          case TemplateField::kTextB: value = example.text_b; break;
-          case TemplateField::kTarget: value = example.target; break;
+          case TemplateField::kTextA:
+            value = example.text_a;
+            break;
+          case TemplateField::kTextB:
+            value = example.text_b;
+            break;
+          case TemplateField::kTarget:
+            value = example.target;
+            break;
           case TemplateField::kLabel:
-            PTLAB_CHECK(example.has_label(), "template {}: {{label}} at column {} needs a labeled example, but {} has no label",
-                        name_, part.column, describe_example(example));
+            PTLAB_CHECK(example.has_label(),
+                        "template {}: {{label}} at column {} needs a labeled example, but {} has no label", name_,
+                        part.column, describe_example(example));
             value = example.label_name;
             break;
           case TemplateField::kMeta: {
@@ -447,15 +469,17 @@ RenderedExample Template::render(const data::Example& example, const text::Token
             if (it == example.meta.end()) {
               std::vector<std::string> keys;
               for (const auto& [k, v] : example.meta) keys.push_back(k);
-              PTLAB_FAIL("template {}: {} at column {} but example {} has no meta field '{}'{}; its meta fields: {} "
-                         "(map one with data.fields.meta.{})",
-                         name_, part.describe(), part.column, describe_example(example), part.meta_key,
-                         did_you_mean(part.meta_key, keys), keys.empty() ? "none" : join_names(keys), part.meta_key);
+              PTLAB_FAIL(
+                  "template {}: {} at column {} but example {} has no meta field '{}'{}; its meta fields: {} "
+                  "(map one with data.fields.meta.{})",
+                  name_, part.describe(), part.column, describe_example(example), part.meta_key,
+                  did_you_mean(part.meta_key, keys), keys.empty() ? "none" : join_names(keys), part.meta_key);
             }
             value = it->second;
             break;
           }
-          case TemplateField::kTokens: break;
+          case TemplateField::kTokens:
+            break;
         }
         if (value.empty()) {  // an empty field vanishes; its space still separates what follows
           space = space || part.space_before;

@@ -11,7 +11,8 @@
 //   {label}                 the example's class name             (fixed by default)
 //   {target}                the example's target text            (fixed by default)
 //   {tokens}                the example's words, one space apart, each tokenised on its own; the
-//                           rendering records where each word starts (token classification)
+//                           rendering records where each word starts (token classification;
+//                           shortenable by default)
 //   {mask}                  the answer slot (at most one): the tokenizer's mask token; else T5's
 //                           <extra_id_0>; else the placeholder id below
 //   {bos} {eos} {sep} {cls} the tokenizer's special tokens (rendering Errors when it has none)
@@ -25,8 +26,8 @@
 // dummy "▁" for SentencePiece. Only words count as "before": text, fields and {mask}; soft groups are
 // transparent ("{text_a} {soft:3} Question:" puts a space before "Question:") and special tokens and the
 // start of the sequence reset it ("{soft:20} {text_a}" encodes text_a with no leading space, exactly
-// as PEFT's prompt tuning sees the input). A second space is literal text. Field values are used as
-// they are (no trimming).
+// as PEFT's prompt tuning sees the input). A second space next to text is literal text; spaces alone
+// between two slots are one separator. Field values are used as they are (no trimming).
 //
 // Soft slots and the mask in input_ids. Soft positions hold a placeholder id — the tokenizer's pad id,
 // else its unk id, else its eos id, else 0 — which a method replaces with its own embeddings (hook
@@ -87,15 +88,15 @@ enum class SpecialToken { kBos, kEos, kSep, kCls };
 /// One piece of a parsed template.
 struct TemplatePart {
   SlotKind kind = SlotKind::kText;
-  std::string text;      ///< kText: the literal text (braces unescaped, the separating space removed)
+  std::string text;  ///< kText: the literal text (braces unescaped, the separating space removed)
   TemplateField field = TemplateField::kTextA;  ///< kField
   std::string meta_key;                         ///< kField with kMeta
   SpecialToken special = SpecialToken::kBos;    ///< kSpecial
   int64_t soft_count = 0;                       ///< kSoft
   int soft_group = -1;                          ///< kSoft: index of the group in template order
   bool shortenable = false;                     ///< kField
-  bool space_before = false;  ///< a space separates it from the previous part in the template
-  int column = 0;             ///< 1-based column where it starts in the template text
+  bool space_before = false;                    ///< a space separates it from the previous part in the template
+  int column = 0;                               ///< 1-based column where it starts in the template text
 
   /// "{text_a}", "{soft:20}", "hard text 'It was'" — for messages.
   std::string describe() const;

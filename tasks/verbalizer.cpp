@@ -26,12 +26,9 @@ E choose(const std::string& value, const std::vector<std::pair<std::string, E>>&
              join_names(names));
 }
 
-const std::vector<std::pair<std::string, ScoringMode>> kModes = {{"auto", ScoringMode::kAuto},
-                                                                  {"mlm", ScoringMode::kMlm},
-                                                                  {"next_token", ScoringMode::kNextToken},
-                                                                  {"rank", ScoringMode::kRank},
-                                                                  {"generate", ScoringMode::kGenerate},
-                                                                  {"linear_head", ScoringMode::kLinearHead}};
+const std::vector<std::pair<std::string, ScoringMode>> kModes = {
+    {"auto", ScoringMode::kAuto}, {"mlm", ScoringMode::kMlm},           {"next_token", ScoringMode::kNextToken},
+    {"rank", ScoringMode::kRank}, {"generate", ScoringMode::kGenerate}, {"linear_head", ScoringMode::kLinearHead}};
 
 std::vector<int64_t> to_int64(const std::vector<int>& ids) { return {ids.begin(), ids.end()}; }
 
@@ -62,23 +59,22 @@ VerbalizerConfig VerbalizerConfig::decode(config::Reader reader, const std::stri
   c.where = where;
   c.mode = choose(reader.get<std::string>("mode", "auto"), kModes, reader.key_path("mode"));
   c.reduction = choose<TokenReduction>(reader.get<std::string>("reduction", "first_token"),
-                       {{"first_token", TokenReduction::kFirstToken}, {"mean", TokenReduction::kMean}},
-                       reader.key_path("reduction"));
-  c.aggregation = choose<WordAggregation>(reader.get<std::string>("aggregation", "mean"),
-                         {{"mean", WordAggregation::kMean},
-                          {"max", WordAggregation::kMax},
-                          {"logsumexp", WordAggregation::kLogSumExp}},
-                         reader.key_path("aggregation"));
+                                       {{"first_token", TokenReduction::kFirstToken}, {"mean", TokenReduction::kMean}},
+                                       reader.key_path("reduction"));
+  c.aggregation = choose<WordAggregation>(
+      reader.get<std::string>("aggregation", "mean"),
+      {{"mean", WordAggregation::kMean}, {"max", WordAggregation::kMax}, {"logsumexp", WordAggregation::kLogSumExp}},
+      reader.key_path("aggregation"));
   c.length_normalize = reader.get<bool>("length_normalize", false);
   c.pooling = choose<HeadPooling>(reader.get<std::string>("pooling", "mask"),
-                     {{"mask", HeadPooling::kMask},
-                      {"cls", HeadPooling::kCls},
-                      {"last", HeadPooling::kLast},
-                      {"pooler", HeadPooling::kPooler}},
-                     reader.key_path("pooling"));
+                                  {{"mask", HeadPooling::kMask},
+                                   {"cls", HeadPooling::kCls},
+                                   {"last", HeadPooling::kLast},
+                                   {"pooler", HeadPooling::kPooler}},
+                                  reader.key_path("pooling"));
   c.dropout = reader.get<double>("dropout", 0.1);
-  PTLAB_CHECK(c.dropout >= 0 && c.dropout < 1, "{}: dropout must be in [0, 1), got {} ({})",
-              reader.key_path("dropout"), c.dropout, where);
+  PTLAB_CHECK(c.dropout >= 0 && c.dropout < 1, "{}: dropout must be in [0, 1), got {} ({})", reader.key_path("dropout"),
+              c.dropout, where);
   c.labels = reader.get<std::vector<std::string>>("labels", {});
 
   config::Reader words = reader.child("label_words");
@@ -107,8 +103,10 @@ VerbalizerConfig VerbalizerConfig::decode(config::Reader reader, const std::stri
   } else {
     PTLAB_CHECK(!c.label_words.empty(), "{}: mode {} needs label_words: {{class: [words]}} ({})", reader.path(),
                 scoring_mode_name(c.mode), where);
-    PTLAB_CHECK(c.labels.empty(), "{}: labels is only for mode linear_head; the classes of mode {} are the keys of "
-                "label_words ({})", reader.key_path("labels"), scoring_mode_name(c.mode), where);
+    PTLAB_CHECK(c.labels.empty(),
+                "{}: labels is only for mode linear_head; the classes of mode {} are the keys of "
+                "label_words ({})",
+                reader.key_path("labels"), scoring_mode_name(c.mode), where);
   }
   std::set<std::string> seen;
   for (const std::string& name : c.class_names())
@@ -156,8 +154,10 @@ Verbalizer::Verbalizer(VerbalizerConfig config, const text::Tokenizer& tokenizer
     : config_(std::move(config)), classes_(config_.class_names()) {
   const std::string& where = config_.where;
   PTLAB_ASSERT(config_.mode != ScoringMode::kAuto, "{}: verbalizer mode auto must be resolved first", where);
-  PTLAB_CHECK(!classes_.empty(), "{}: the verbalizer has no classes; give labels: [...] (or label_words), or list "
-              "the dataset's classes in data.labels", where);
+  PTLAB_CHECK(!classes_.empty(),
+              "{}: the verbalizer has no classes; give labels: [...] (or label_words), or list "
+              "the dataset's classes in data.labels",
+              where);
   for (std::size_t c = 0; c < config_.label_words.size(); ++c) {
     std::vector<std::vector<int64_t>> words;
     for (const std::string& word : config_.label_words[c].second) {
@@ -185,13 +185,13 @@ Verbalizer::Verbalizer(VerbalizerConfig config, const text::Tokenizer& tokenizer
     auto [it, inserted] = owner.emplace(key, w);
     if (!inserted && word_class_[it->second] != word_class_[w]) {
       const bool unknown = std::all_of(key.begin(), key.end(), [&](int64_t id) { return id == tokenizer.unk_id(); });
-      PTLAB_FAIL("{}: label words '{}' (class {}) and '{}' (class {}) are scored alike ({} [{}]{}); with reduction {} "
-                 "they cannot be told apart — choose other words{}",
-                 where, flat_names[it->second], classes_[static_cast<std::size_t>(word_class_[it->second])],
-                 flat_names[w], classes_[static_cast<std::size_t>(word_class_[w])],
-                 first ? "first token" : "tokens", join_ids(key),
-                 unknown ? ": the unknown token — the tokenizer from " + tokenizer.source() + " does not know them" : "",
-                 first ? "first_token" : "mean", first ? " or reduction: mean" : "");
+      PTLAB_FAIL(
+          "{}: label words '{}' (class {}) and '{}' (class {}) are scored alike ({} [{}]{}); with reduction {} "
+          "they cannot be told apart — choose other words{}",
+          where, flat_names[it->second], classes_[static_cast<std::size_t>(word_class_[it->second])], flat_names[w],
+          classes_[static_cast<std::size_t>(word_class_[w])], first ? "first token" : "tokens", join_ids(key),
+          unknown ? ": the unknown token — the tokenizer from " + tokenizer.source() + " does not know them" : "",
+          first ? "first_token" : "mean", first ? " or reduction: mean" : "");
     }
   }
 
@@ -208,7 +208,7 @@ Verbalizer::Verbalizer(VerbalizerConfig config, const text::Tokenizer& tokenizer
   const std::vector<int64_t> row_list(rows.begin(), rows.end());
   vocab_rows_ = at::tensor(row_list, at::kLong);  // [V']
   const auto W = static_cast<int64_t>(flat_words_.size()), L = static_cast<int64_t>(longest);
-  word_columns_ = at::zeros({W, L}, at::kLong);     // [W, L]
+  word_columns_ = at::zeros({W, L}, at::kLong);       // [W, L]
   word_column_mask_ = at::zeros({W, L}, at::kFloat);  // [W, L]
   auto columns = word_columns_.accessor<int64_t, 2>();
   auto mask = word_column_mask_.accessor<float, 2>();
@@ -236,8 +236,10 @@ int64_t Verbalizer::answer_position(const RenderedExample& example) const {
   }
   PTLAB_ASSERT(config_.mode == ScoringMode::kNextToken, "answer_position in mode {}", scoring_mode_name(config_.mode));
   const int64_t slot = example.mask_position >= 0 ? example.mask_position : example.length;
-  PTLAB_CHECK(slot >= 1, "{}: mode next_token predicts the label word from the token before it, but the answer slot "
-              "is the first position; put some text before {{mask}}", config_.where);
+  PTLAB_CHECK(slot >= 1,
+              "{}: mode next_token predicts the label word from the token before it, but the answer slot "
+              "is the first position; put some text before {{mask}}",
+              config_.where);
   return slot - 1;
 }
 
@@ -262,9 +264,9 @@ at::Tensor Verbalizer::class_scores(const at::Tensor& row_logits) const {
   const int64_t B = x.size(0), W = word_columns_.size(0), L = word_columns_.size(1);
   const at::Tensor log_probs = at::log_softmax(x.to(at::kFloat), -1);  // [B, V'] over the label-word rows
   const at::Tensor columns = word_columns_.to(x.device()).reshape({-1});
-  const at::Tensor mask = word_column_mask_.to(x.device());                      // [W, L]
+  const at::Tensor mask = word_column_mask_.to(x.device());                         // [W, L]
   const at::Tensor per_token = log_probs.index_select(1, columns).view({B, W, L});  // [B, W, L]
-  const at::Tensor word_scores = (per_token * mask).sum(-1) / mask.sum(-1);      // [B, W]
+  const at::Tensor word_scores = (per_token * mask).sum(-1) / mask.sum(-1);         // [B, W]
   return aggregate(word_scores);
 }
 
@@ -280,9 +282,15 @@ at::Tensor Verbalizer::aggregate(const at::Tensor& word_scores) const {
     const auto n = static_cast<int64_t>(words.size());
     const at::Tensor scores = word_scores.narrow(1, begin, n);  // [B, n]
     switch (config_.aggregation) {
-      case WordAggregation::kMean: per_class.push_back(scores.mean(1)); break;
-      case WordAggregation::kMax: per_class.push_back(std::get<0>(scores.max(1))); break;
-      case WordAggregation::kLogSumExp: per_class.push_back(scores.logsumexp(1)); break;
+      case WordAggregation::kMean:
+        per_class.push_back(scores.mean(1));
+        break;
+      case WordAggregation::kMax:
+        per_class.push_back(std::get<0>(scores.max(1)));
+        break;
+      case WordAggregation::kLogSumExp:
+        per_class.push_back(scores.logsumexp(1));
+        break;
     }
     begin += n;
   }
@@ -293,12 +301,13 @@ std::vector<RankCandidate> Verbalizer::rank_candidates(const RenderedExample& ex
   const bool has_mask = example.mask_position >= 0;
   const int64_t slot = has_mask ? example.mask_position : example.length;
   const int64_t replaced = has_mask ? 1 : 0;
-  PTLAB_CHECK(slot >= 1, "{}: rank scores the label words from the text before them, but the answer slot is the "
-              "first position; put some text before {{mask}}", config_.where);
+  PTLAB_CHECK(slot >= 1,
+              "{}: rank scores the label words from the text before them, but the answer slot is the "
+              "first position; put some text before {{mask}}",
+              config_.where);
   const auto cut = static_cast<std::size_t>(slot);
-  const int64_t slot_type = example.token_type_ids.empty()
-                                ? 0
-                                : example.token_type_ids[std::min(cut, example.token_type_ids.size() - 1)];
+  const int64_t slot_type =
+      example.token_type_ids.empty() ? 0 : example.token_type_ids[std::min(cut, example.token_type_ids.size() - 1)];
   std::vector<RankCandidate> out;
   for (std::size_t c = 0; c < word_tokens_.size(); ++c) {
     for (std::size_t w = 0; w < word_tokens_[c].size(); ++w) {
@@ -385,22 +394,29 @@ int64_t Verbalizer::class_of_text(const std::string& generated) const {
 int64_t Verbalizer::head_position(const RenderedExample& example) const {
   switch (config_.pooling) {
     case HeadPooling::kMask:
-      PTLAB_CHECK(example.mask_position >= 0, "{}: pooling mask reads the hidden state at {{mask}}, but the template "
-                  "has none; use pooling: cls or last", config_.where);
+      PTLAB_CHECK(example.mask_position >= 0,
+                  "{}: pooling mask reads the hidden state at {{mask}}, but the template "
+                  "has none; use pooling: cls or last",
+                  config_.where);
       return example.mask_position;
-    case HeadPooling::kCls: return example.cls_position >= 0 ? example.cls_position : 0;
-    case HeadPooling::kLast: return example.length - 1;
-    case HeadPooling::kPooler: return -1;
+    case HeadPooling::kCls:
+      return example.cls_position >= 0 ? example.cls_position : 0;
+    case HeadPooling::kLast:
+      return example.length - 1;
+    case HeadPooling::kPooler:
+      return -1;
   }
   return -1;
 }
 
-at::Tensor Verbalizer::mean_embedding(const at::Tensor& word_embeddings, const std::vector<int64_t>& ids,
-                                      std::size_t c, std::size_t w) const {
+at::Tensor Verbalizer::mean_embedding(const at::Tensor& word_embeddings, const std::vector<int64_t>& ids, std::size_t c,
+                                      std::size_t w) const {
   const int64_t V = word_embeddings.size(0);
   for (int64_t id : ids)
-    PTLAB_CHECK(id < V, "{}: token {} of label word '{}' is outside the {} rows of the word embeddings (tokenizer "
-                "and model do not match)", config_.where, id, config_.label_words[c].second[w], V);
+    PTLAB_CHECK(id < V,
+                "{}: token {} of label word '{}' is outside the {} rows of the word embeddings (tokenizer "
+                "and model do not match)",
+                config_.where, id, config_.label_words[c].second[w], V);
   const at::Tensor index = at::tensor(ids, at::kLong).to(word_embeddings.device());
   return word_embeddings.index_select(0, index).to(at::kFloat).mean(0);  // [d]
 }

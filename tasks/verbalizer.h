@@ -69,7 +69,7 @@ struct VerbalizerConfig {
   bool length_normalize = false;
   HeadPooling pooling = HeadPooling::kMask;
   double dropout = 0.1;
-  std::vector<std::string> labels;  ///< linear_head without label words
+  std::vector<std::string> labels;   ///< linear_head without label words
   std::string where = "verbalizer";  ///< key path and file, for messages
 
   /// Decodes a `verbalizer:` mapping and calls reader.finish(). Errors name the key path: an unknown mode,
@@ -87,8 +87,8 @@ struct VerbalizerConfig {
 /// One rank-classification continuation: a label word put at the answer slot.
 struct RankCandidate {
   int64_t class_index = 0;
-  int64_t word_index = 0;        ///< index among its class's words
-  RenderedExample example;       ///< the rendered example with the word's tokens at the mask / appended
+  int64_t word_index = 0;                ///< index among its class's words
+  RenderedExample example;               ///< the rendered example with the word's tokens at the mask / appended
   std::vector<int64_t> score_positions;  ///< [L]: positions whose logits predict the word's tokens
   std::vector<int64_t> score_ids;        ///< [L]: the word's tokens
 };

@@ -337,12 +337,7 @@ std::string ByteLevelBpeTokenizer::decode_slow(const std::vector<int>& ids, bool
     }
   }
   if (pending) sub_texts.push_back(decode_utf8_lossy(bytes));
-  std::string text;
-  for (std::size_t i = 0; i < sub_texts.size(); ++i) {
-    if (i > 0 && spaces_between_special_) text += ' ';
-    text += sub_texts[i];
-  }
-  return clean_up ? clean_up_tokenization(text) : text;
+  return join_decoded_runs(sub_texts, spaces_between_special_, clean_up);
 }
 
 }  // namespace ptlab::text

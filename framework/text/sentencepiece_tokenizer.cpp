@@ -17,15 +17,6 @@ constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // "▁" U+2581
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::string out;
-  std::size_t pos = 0;
-  for (std::size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size())
-    out.append(s, pos, hit - pos).append(to);
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
 std::unique_ptr<sentencepiece::SentencePieceProcessor> load_processor(const std::string& path,
                                                                       const std::string& serialized) {
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
@@ -280,12 +271,7 @@ std::string SentencePieceTokenizer::decode_ids(const std::vector<int>& ids, bool
     }
   }
   if (!run.empty()) sub_texts.push_back(tokens_to_string(std::move(run)));
-  std::string text;
-  for (std::size_t i = 0; i < sub_texts.size(); ++i) {
-    if (i > 0 && spaces_between_special_) text += ' ';
-    text += sub_texts[i];
-  }
-  return clean_up ? clean_up_tokenization(text) : text;
+  return join_decoded_runs(sub_texts, spaces_between_special_, clean_up);
 }
 
 }  // namespace ptlab::text

@@ -18,15 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::string out;
-  std::size_t pos = 0;
-  for (std::size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size())
-    out.append(s, pos, hit - pos).append(to);
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
 // Why a tokenizer.json cannot be loaded by ptlab, or "" when it can.
 std::string unsupported_reason(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) return "it has no \"model\" object";
@@ -216,6 +207,24 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   tok->source_ = path;
   log_debug("loaded {} tokenizer from {} ({} ids)", tok->kind(), path, tok->vocab_size());
   return tok;
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  std::string out;
+  std::size_t pos = 0;
+  for (std::size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size())
+    out.append(s, pos, hit - pos).append(to);
+  out.append(s, pos, std::string::npos);
+  return out;
+}
+
+std::string join_decoded_runs(const std::vector<std::string>& runs, bool spaces_between, bool clean_up) {
+  std::string text;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (i > 0 && spaces_between) text += ' ';
+    text += runs[i];
+  }
+  return clean_up ? clean_up_tokenization(text) : text;
 }
 
 }  // namespace ptlab::text

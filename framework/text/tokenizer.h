@@ -139,4 +139,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 /// " 's", " 've", " 're" (applied by decode when clean_up_tokenization_spaces is on).
 std::string clean_up_tokenization(std::string_view text);
 
+/// Every occurrence of `from` in `s` replaced by `to` (from must not be empty).
+std::string replace_all(std::string s, std::string_view from, std::string_view to);
+
+/// The last step of decode in every tokenizer: the decoded runs between special tokens joined (with one
+/// space between runs when `spaces_between`, transformers' spaces_between_special_tokens), then
+/// clean_up_tokenization when `clean_up`.
+std::string join_decoded_runs(const std::vector<std::string>& runs, bool spaces_between, bool clean_up);
+
 }  // namespace ptlab::text

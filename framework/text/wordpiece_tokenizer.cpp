@@ -14,15 +14,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  std::string out;
-  std::size_t pos = 0;
-  for (std::size_t hit; (hit = s.find(from, pos)) != std::string::npos; pos = hit + from.size())
-    out.append(s, pos, hit - pos).append(to);
-  out.append(s, pos, std::string::npos);
-  return out;
-}
-
 // The Rust WordPiece decoder's cleanup (applied per token).
 std::string rust_wordpiece_cleanup(std::string s) {
   static const std::pair<const char*, const char*> kRules[] = {
@@ -305,12 +296,7 @@ std::string WordPieceTokenizer::decode_ids(const std::vector<int>& ids, bool ski
     pending = true;
   }
   if (pending) flush(true);
-  std::string text;
-  for (std::size_t i = 0; i < sub_texts.size(); ++i) {
-    if (i > 0 && spaces_between_special_) text += ' ';
-    text += sub_texts[i];
-  }
-  return clean_up ? clean_up_tokenization(text) : text;
+  return join_decoded_runs(sub_texts, spaces_between_special_, clean_up);
 }
 
 }  // namespace ptlab::text

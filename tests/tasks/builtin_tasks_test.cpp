@@ -8,12 +8,12 @@
 namespace ptlab::tasks {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::decoder_only;
+using ::testing::ElementsAre;
 using testing::encoder_decoder;
 using testing::encoder_only;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 TaskConfig decode(const std::string& yaml) {
   YAML::Node node = YAML::Load(yaml);
@@ -70,15 +70,15 @@ TEST(ClassificationTask, WrapsInTheTokenizersSpecialTokens) {
 
   // A template that names special tokens is used as written; max_length counts the added specials.
   TaskConfig own = decode("{max_length: 6, template: '{cls}{text_a} {mask}', verbalizer: {label_words: {a: x}}}");
-  RenderedExample o = make_task(own, bert, encoder_only())->encode(labeled("one two three four five six", "a"),
-                                                                   Purpose::kTrain);
+  RenderedExample o =
+      make_task(own, bert, encoder_only())->encode(labeled("one two three four five six", "a"), Purpose::kTrain);
   EXPECT_EQ(o.length, 6);
   EXPECT_EQ(o.input_ids.front(), bert.cls_id());
   EXPECT_EQ(o.input_ids.back(), bert.mask_id());
   EXPECT_EQ(o.cls_position, 0);
   TaskConfig wrapped = decode("{max_length: 6, template: '{text_a} {mask}', verbalizer: {label_words: {a: x}}}");
-  RenderedExample w = make_task(wrapped, bert, encoder_only())->encode(labeled("one two three four five six", "a"),
-                                                                       Purpose::kTrain);
+  RenderedExample w =
+      make_task(wrapped, bert, encoder_only())->encode(labeled("one two three four five six", "a"), Purpose::kTrain);
   EXPECT_EQ(w.length, 6);
   EXPECT_EQ(w.input_ids.back(), bert.sep_id());
   EXPECT_EQ(w.mask_position, 4);
@@ -133,8 +133,9 @@ TEST(ClassificationTask, Errors) {
                           bert, encoder_only());
               }),
               HasSubstr("must use {text_b}"));
-  EXPECT_THAT(error_of([&] { make_task(decode("{type: lm, verbalizer: {label_words: {a: x}}}"), bert, encoder_only()); }),
-              HasSubstr("a task of type lm takes no verbalizer"));
+  EXPECT_THAT(
+      error_of([&] { make_task(decode("{type: lm, verbalizer: {label_words: {a: x}}}"), bert, encoder_only()); }),
+      HasSubstr("a task of type lm takes no verbalizer"));
   EXPECT_THAT(error_of([&] {
                 make_task(decode("{template: '{text_a} {mask}', verbalizer: {mode: linear_head}}"), bert,
                           encoder_only());
@@ -144,6 +145,13 @@ TEST(ClassificationTask, Errors) {
                          bert, encoder_only());
   EXPECT_THAT(error_of([&] { tight->encode(labeled("x", "a"), Purpose::kEval); }),
               HasSubstr("max_length 2 leaves no room"));
+  auto fixed = make_task(decode("{max_length: 5, template: '{text_a:fixed} {mask}', verbalizer: {label_words: {a: "
+                                "x}}}"),
+                         bert, encoder_only());
+  std::string too_long = error_of([&] { fixed->encode(labeled("one two three", "a"), Purpose::kEval); });
+  EXPECT_THAT(too_long, HasSubstr("fixed part is 4 tokens"));
+  EXPECT_THAT(too_long, HasSubstr("more than max_length 3"));
+  EXPECT_THAT(too_long, HasSubstr("(task max_length 5 less 2 tokens for the tokenizer's special tokens)"));
 }
 
 TEST(ClassificationTask, T5GeneratesTheLabelWord) {
@@ -239,13 +247,15 @@ TEST(GenerationTask, Llama2PrefixAndTruncation) {
   for (int64_t p = r.target_begin; p < r.length; ++p)
     EXPECT_EQ(r.token_labels[static_cast<std::size_t>(p)], r.input_ids[static_cast<std::size_t>(p)]);
   // The target follows "\n" directly: no "▁" in front of its first token.
-  EXPECT_NE(llama.id_to_token(static_cast<int>(r.input_ids[static_cast<std::size_t>(r.target_begin)])).rfind("\xE2\x96\x81", 0), 0u);
+  EXPECT_NE(llama.id_to_token(static_cast<int>(r.input_ids[static_cast<std::size_t>(r.target_begin)]))
+                .rfind("\xE2\x96\x81", 0),
+            0u);
 }
 
 TEST(GenerationTask, EncoderDecoderTargetsForTheDecoder) {
   PTLAB_SHARED_TOKENIZER(t5, testing::kT5);
-  auto task = make_task(decode("{type: generation, template: 'question: {text_a} context: {text_b}'}"), t5,
-                        encoder_decoder());
+  auto task =
+      make_task(decode("{type: generation, template: 'question: {text_a} context: {text_b}'}"), t5, encoder_decoder());
   data::Example ex = alpaca("Who?", "Ann met Bob.", "Ann");
   RenderedExample r = task->encode(ex, Purpose::kTrain);
   EXPECT_EQ(r.input_ids, ids_of(t5, "question: Who? context: Ann met Bob.", true));  // ... </s>
@@ -257,8 +267,9 @@ TEST(GenerationTask, EncoderDecoderTargetsForTheDecoder) {
 
 TEST(GenerationTask, Errors) {
   PTLAB_SHARED_TOKENIZER(gpt2, testing::kGpt2);
-  EXPECT_THAT(error_of([&] { make_task(decode("{type: generation, template: '{text_a} {target}'}"), gpt2, decoder_only()); }),
-              HasSubstr("must not use {target}"));
+  EXPECT_THAT(
+      error_of([&] { make_task(decode("{type: generation, template: '{text_a} {target}'}"), gpt2, decoder_only()); }),
+      HasSubstr("must not use {target}"));
   EXPECT_THAT(error_of([&] { make_task(decode("{type: lm, template_no_input: x}"), gpt2, decoder_only()); }),
               HasSubstr("template_no_input is only for generation"));
   auto task = make_task(decode("{type: generation}"), gpt2, decoder_only());
@@ -284,16 +295,17 @@ TEST(TokenClassificationTask, FirstSubTokenCarriesTheTag) {
   ASSERT_GT(pieces, 1);
   EXPECT_THAT(r.word_starts, ElementsAre(1, 2, 2 + pieces, 3 + pieces));
   std::vector<int64_t> expected(r.input_ids.size(), -100);
-  expected[1] = 1;               // at
-  expected[2] = 2;               // jj, on "un" only
-  expected[2 + pieces] = 3;      // nn
-  expected[3 + pieces] = 0;      // .
+  expected[1] = 1;           // at
+  expected[2] = 2;           // jj, on "un" only
+  expected[2 + pieces] = 3;  // nn
+  expected[3 + pieces] = 0;  // .
   EXPECT_EQ(r.token_labels, expected);
   EXPECT_EQ(task->make_metrics().values().count("token_accuracy"), 1u);
 
   data::Example odd = ex;
   odd.tags[2] = "vb";
-  EXPECT_THAT(error_of([&] { task->encode(odd, Purpose::kTrain); }), HasSubstr("has tag 'vb', which is not in the tag set"));
+  EXPECT_THAT(error_of([&] { task->encode(odd, Purpose::kTrain); }),
+              HasSubstr("has tag 'vb', which is not in the tag set"));
   odd.tags.pop_back();
   EXPECT_THAT(error_of([&] { task->encode(odd, Purpose::kTrain); }), HasSubstr("has 4 tokens but 3 tags"));
 }
@@ -301,7 +313,8 @@ TEST(TokenClassificationTask, FirstSubTokenCarriesTheTag) {
 TEST(TokenClassificationTask, FixedTagSetFromTheData) {
   PTLAB_SHARED_TOKENIZER(bert, testing::kBert);
   auto task = make_task(decode(R"({type: token_classification, data: {splits: {train: {path: t.jsonl}},
-      fields: {tokens: tokens, tags: tags}, labels: [nn, at]}})"), bert, encoder_only());
+      fields: {tokens: tokens, tags: tags}, labels: [nn, at]}})"),
+                        bert, encoder_only());
   data::Example ex;
   ex.tokens = {"The", "jury"};
   ex.tags = {"at", "nn"};
@@ -310,8 +323,9 @@ TEST(TokenClassificationTask, FixedTagSetFromTheData) {
   RenderedExample r = task->encode(ex, Purpose::kTrain);
   EXPECT_EQ(r.token_labels[1], 1);
   EXPECT_EQ(r.token_labels[2], 0);
-  EXPECT_THAT(error_of([&] { make_task(decode("{type: token_classification, template: '{text_a}'}"), bert, encoder_only()); }),
-              HasSubstr("must use {tokens}"));
+  EXPECT_THAT(
+      error_of([&] { make_task(decode("{type: token_classification, template: '{text_a}'}"), bert, encoder_only()); }),
+      HasSubstr("must use {tokens}"));
 }
 
 // ---- lm -----------------------------------------------------------------------------------------------

@@ -12,11 +12,11 @@
 namespace ptlab::tasks {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using testing::decoder_only;
+using ::testing::ElementsAre;
 using testing::encoder_only;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 TaskConfig decode(const std::string& yaml) {
   YAML::Node node = YAML::Load(yaml);
@@ -34,8 +34,9 @@ TaskConfig real_task(const std::string& name, std::vector<std::string> overrides
   return TaskConfig::from_config(composed.root, composed.origins, "task", name);
 }
 
-const std::vector<std::string> kTaskNames = {"sst2",   "sst5",         "trec",      "boolq",     "cb",        "rte",
-                                             "ag_news", "chnsenticorp", "alpaca_en", "alpaca_zh", "brown_pos", "brown_lm"};
+const std::vector<std::string> kTaskNames = {"sst2",      "sst5",      "trec",      "boolq",
+                                             "cb",        "rte",       "ag_news",   "chnsenticorp",
+                                             "alpaca_en", "alpaca_zh", "brown_pos", "brown_lm"};
 
 // ---- TaskConfig ---------------------------------------------------------------------------------------
 
@@ -208,8 +209,9 @@ TEST(TaskConfigs, BrownPosLabelsFirstSubTokens) {
     for (std::size_t w = 0; w < r.word_starts.size(); ++w) {
       if (r.word_starts[w] < 0) continue;
       ++kept;
-      EXPECT_EQ(task->class_names()[static_cast<std::size_t>(r.token_labels[static_cast<std::size_t>(r.word_starts[w])])],
-                ex.tags[w]);
+      EXPECT_EQ(
+          task->class_names()[static_cast<std::size_t>(r.token_labels[static_cast<std::size_t>(r.word_starts[w])])],
+          ex.tags[w]);
     }
     EXPECT_EQ(labelled, kept);
     if (!r.truncated) {

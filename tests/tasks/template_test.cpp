@@ -98,8 +98,9 @@ TEST(TemplateParse, SpecialsAndSoftWithoutSpaces) {
 }
 
 TEST(TemplateParse, FieldsOptionsAndDefaults) {
-  Template t = Template::parse("{meta.title} {label} {target} {tokens} {text_a:fixed} {label:shortenable} "
-                               "{ text_b : fixed , shortenable }");
+  Template t = Template::parse(
+      "{meta.title} {label} {target} {tokens} {text_a:fixed} {label:shortenable} "
+      "{ text_b : fixed , shortenable }");
   const auto& p = t.parts();
   ASSERT_EQ(p.size(), 7u);
   EXPECT_EQ(p[0].field, TemplateField::kMeta);
@@ -200,10 +201,11 @@ TEST(TemplateRender, Gpt2MaskSoftAndLeadingSpaces) {
   Template t = Template::parse("{soft:3} {text_a} {soft:2} It was {mask}.");
   RenderedExample r = t.render(example("a gripping film"), gpt2, 0);
   const int64_t ph = Template::placeholder_id(gpt2);
-  EXPECT_EQ(ph, 50256);  // GPT-2 has no pad token: its unk <|endoftext|>
+  EXPECT_EQ(ph, 50256);                               // GPT-2 has no pad token: its unk <|endoftext|>
   const auto text = ids_of(gpt2, "a gripping film");  // no leading space after the soft group
   const auto it_was = ids_of(gpt2, " It was");        // a space before words that follow text
-  const auto expected = concat({{ph, ph, ph}, text, {ph, ph}, it_was, {Template::mask_token_id(gpt2)}, ids_of(gpt2, ".")});
+  const auto expected =
+      concat({{ph, ph, ph}, text, {ph, ph}, it_was, {Template::mask_token_id(gpt2)}, ids_of(gpt2, ".")});
   EXPECT_EQ(r.input_ids, expected);
   ASSERT_EQ(r.soft_positions.size(), 2u);
   EXPECT_THAT(r.soft_positions[0], ElementsAre(0, 1, 2));

@@ -48,8 +48,9 @@ int64_t column_of(const Verbalizer& v, int64_t token) {
 // ---- config --------------------------------------------------------------------------------------------
 
 TEST(VerbalizerConfig, DecodesWordsInYamlOrder) {
-  VerbalizerConfig c = decode("{mode: next_token, label_words: {positive: great, negative: [terrible, awful]}, "
-                              "reduction: mean, aggregation: logsumexp, length_normalize: true}");
+  VerbalizerConfig c = decode(
+      "{mode: next_token, label_words: {positive: great, negative: [terrible, awful]}, "
+      "reduction: mean, aggregation: logsumexp, length_normalize: true}");
   EXPECT_EQ(c.mode, ScoringMode::kNextToken);
   EXPECT_THAT(c.class_names(), ElementsAre("positive", "negative"));
   EXPECT_THAT(c.label_words[0].second, ElementsAre("great"));
@@ -78,7 +79,8 @@ TEST(VerbalizerConfig, Errors) {
   bare.reorder({"x", "y"});
   EXPECT_THAT(bare.class_names(), ElementsAre("x", "y"));
   EXPECT_THAT(error_of([] { decode("{mode: linear_head, labels: [a, a]}"); }), HasSubstr("class 'a' is listed twice"));
-  EXPECT_THAT(error_of([] { decode("{label_words: {a: x}, reduce: mean}"); }), HasSubstr("unknown key 'task.verbalizer.reduce'"));
+  EXPECT_THAT(error_of([] { decode("{label_words: {a: x}, reduce: mean}"); }),
+              HasSubstr("unknown key 'task.verbalizer.reduce'"));
   EXPECT_THAT(error_of([] { decode("{label_words: {a: x}, dropout: 1.5}"); }), HasSubstr("dropout must be in [0, 1)"));
   VerbalizerConfig c = decode("{label_words: {pos: great, neg: bad}}");
   std::string order = error_of([&] { c.reorder({"neg", "neutral"}); });
@@ -137,9 +139,10 @@ TEST(Verbalizer, MlmRowsAreTheLabelWordTokensAndScoresFollowTheLogits) {
   EXPECT_NEAR(max_scores[1][1].item<float>(), lp1[column_of(v, great)].item<float>(), 1e-6);
   c.aggregation = WordAggregation::kLogSumExp;
   at::Tensor lse = Verbalizer(c, bert, Spacing::kSpace).class_scores(logits);
-  EXPECT_NEAR(lse[1][1].item<float>(),
-              std::log(std::exp(lp1[column_of(v, great)].item<float>()) + std::exp(lp1[column_of(v, good)].item<float>())),
-              1e-5);
+  EXPECT_NEAR(
+      lse[1][1].item<float>(),
+      std::log(std::exp(lp1[column_of(v, great)].item<float>()) + std::exp(lp1[column_of(v, good)].item<float>())),
+      1e-5);
 }
 
 TEST(Verbalizer, MultiTokenWordsFirstTokenAndMean) {
@@ -258,7 +261,7 @@ TEST(Verbalizer, RankCandidatesPutEachWordAtTheMask) {
   EXPECT_EQ(m.example.target_begin, r.mask_position);
   EXPECT_EQ(m.example.mask_position, -1);
   EXPECT_EQ(m.example.label, 1);
-  EXPECT_EQ(m.example.soft_positions[0], r.soft_positions[0]);         // before the mask: unchanged
+  EXPECT_EQ(m.example.soft_positions[0], r.soft_positions[0]);                        // before the mask: unchanged
   EXPECT_THAT(m.example.soft_positions[1], ElementsAre(r.soft_positions[1][0] + 1));  // after it: shifted
   EXPECT_EQ(m.example.token_type_ids.size(), m.example.input_ids.size());
 
