@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-default}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+# Relative paths in the ccache key: another clone of the same sources reuses the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset"
