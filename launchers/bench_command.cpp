@@ -30,7 +30,8 @@ namespace ptlab::launchers {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: ptlab bench model DIR [--random] [--batch B] [--seq T] [--steps N] [--warmup W]\n"
+    "usage: ptlab bench train ...  (prompt-tuning train steps; see ptlab bench train --help)\n"
+    "       ptlab bench model DIR [--random] [--batch B] [--seq T] [--steps N] [--warmup W]\n"
     "                             [--dtype fp32|bf16] [--device cpu|cuda[:N]] [--threads N] [--json]\n"
     "       ptlab bench model --config config.json [same options]\n"
     "\n"
@@ -214,13 +215,20 @@ int run_bench_model(const std::vector<std::string>& args) {
   return 0;
 }
 
+}  // namespace
+
+int run_bench_train_command(const std::vector<std::string>& args);  // bench_train_command.cpp
+
+namespace {
+
 int run_bench(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || wants_help(args)) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || (args[0] != "train" && wants_help(args))) {
     std::fputs(kHelp, stdout);
     return args.empty() ? 2 : 0;
   }
-  const std::vector<std::string> subcommands = {"model"};
+  const std::vector<std::string> subcommands = {"model", "train"};
   if (args[0] == "model") return run_bench_model(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (args[0] == "train") return run_bench_train_command(std::vector<std::string>(args.begin() + 1, args.end()));
   PTLAB_FAIL("ptlab bench: unknown subcommand '{}'{}; subcommands: {}", args[0], did_you_mean(args[0], subcommands),
              join_names(subcommands));
 }
@@ -228,7 +236,7 @@ int run_bench(const std::vector<std::string>& args) {
 }  // namespace
 
 void add_bench_command(CommandRegistry& registry) {
-  registry.add("bench", "measure model speed (tokens/s) next to the machine's matmul GFLOP/s",
+  registry.add("bench", "measure model / prompt-tuning training speed (tokens/s) next to the machine's matmul GFLOP/s",
                Command{kHelp, run_bench});
 }
 

@@ -14,6 +14,7 @@ void add_bench_command(CommandRegistry& registry);
 void add_data_command(CommandRegistry& registry);
 void add_list_command(CommandRegistry& registry);
 void add_demo_command(CommandRegistry& registry);
+void add_train_command(CommandRegistry& registry);
 
 const CommandRegistry& commands() {
   static CommandRegistry registry("command");
@@ -28,6 +29,7 @@ const CommandRegistry& commands() {
     add_data_command(registry);
     add_list_command(registry);
     add_demo_command(registry);
+    add_train_command(registry);
   });
   return registry;
 }

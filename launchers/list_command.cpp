@@ -6,6 +6,7 @@
 #include "framework/core/suggest.h"
 #include "framework/models/loader.h"
 #include "launchers/command.h"
+#include "methods/method.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -58,9 +59,12 @@ void list_models(const std::string& config_dir) {
   print_group(config_dir, "model", "model configs");
 }
 
-void list_methods() {
-  // The method registry arrives with the trainer (Prompt Tuning and the baselines); nothing is registered yet.
-  std::printf("methods: none registered in this build yet\n");
+void list_methods(const std::string& config_dir) {
+  methods::register_builtin_methods();
+  const auto& registry = methods::method_registry();
+  std::printf("methods (method.name):\n");
+  for (const auto& name : registry.names()) std::printf("  %-22s %s\n", name.c_str(), registry.description(name).c_str());
+  print_group(config_dir, "method", "method configs");
 }
 
 void list_commands() {
@@ -102,7 +106,7 @@ int run_list(const std::vector<std::string>& args) {
     first = false;
     if (t == "models") list_models(config_dir);
     if (t == "tasks") print_group(config_dir, "task", "tasks");
-    if (t == "methods") list_methods();
+    if (t == "methods") list_methods(config_dir);
     if (t == "sweeps") print_group(config_dir, "sweep", "sweeps");
     if (t == "commands") list_commands();
   }

@@ -58,7 +58,7 @@ void Normalizer::parse(const nlohmann::json& j, std::string_view where) {
     steps_.push_back(make_step(K::kReplace, from, j["content"].get<std::string>()));
   } else {
     PTLAB_FAIL(
-        "{}: normalizer type '{}' is not supported for byte-level BPE (supported: NFC, NFD, NFKC, NFKD, "
+        "{}: normalizer type '{}' is not supported (supported: NFC, NFD, NFKC, NFKD, "
         "Lowercase, Strip, Prepend, Replace with a String pattern, Sequence)",
         where, type);
   }

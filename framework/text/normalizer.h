@@ -1,4 +1,4 @@
-// The `normalizer` of a tokenizer.json (byte-level BPE): Unicode normal forms, lower-casing, and the
+// The `normalizer` of a tokenizer.json (byte-level BPE, WordLevel): Unicode normal forms, lower-casing, and the
 // simple string edits some models use, applied to the text between added tokens before pre-tokenisation.
 //
 // Supported types: NFC, NFD, NFKC, NFKD, Lowercase, Strip, Prepend, Replace (with a "String" pattern)

@@ -82,10 +82,23 @@ void PreTokenizer::parse(const nlohmann::json& j, std::string_view where) {
     bool individual = j.value("individual_digits", false);
     steps_.push_back(
         {std::make_shared<const Regex>(individual ? R"(\p{N})" : R"(\p{N}+)", where), Behavior::kIsolated, false});
+  } else if (type == "WhitespaceSplit") {
+    // Rust: split at char::is_whitespace (Unicode White_Space, which `\s` is rewritten to), removed.
+    steps_.push_back({std::make_shared<const Regex>(R"(\s+)", where), Behavior::kRemoved, false});
+  } else if (type == "Whitespace") {
+    // Rust: the matches of \w+|[^\w\s]+ are kept, the rest removed. Rust's Unicode \w is spelled out:
+    // PCRE2's UCP \w is only [\p{L}\p{N}_] and would split words at combining marks.
+    const std::string word = R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}])";
+    const std::string other = R"([^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}\s])";
+    steps_.push_back({std::make_shared<const Regex>(word + "+|" + other + "+", where), Behavior::kRemoved, true});
+  } else if (type == "Punctuation") {
+    // Rust: each char with is_ascii_punctuation() or a Unicode P* category is a delimiter.
+    steps_.push_back({std::make_shared<const Regex>(R"([\p{P}!-/:-@\[-`{-~])", where),
+                      j.contains("behavior") ? parse_behavior(j["behavior"], where) : Behavior::kIsolated, false});
   } else {
     PTLAB_FAIL(
-        "{}: pre-tokenizer type '{}' is not supported for byte-level BPE (supported: ByteLevel, Split, Digits, "
-        "Sequence)",
+        "{}: pre-tokenizer type '{}' is not supported (supported: ByteLevel, Split, Digits, Whitespace, "
+        "WhitespaceSplit, Punctuation, Sequence)",
         where, type);
   }
 }

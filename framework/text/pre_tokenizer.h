@@ -1,10 +1,13 @@
-// Pre-tokenisation of byte-level BPE: cutting text into the pieces ("words") that BPE encodes
-// independently — by the GPT-2 pattern, or by a tokenizer.json's Split regexes (Llama 3, Qwen).
+// Pre-tokenisation of byte-level BPE and WordLevel: cutting text into the pieces ("words") that the model
+// encodes independently — by the GPT-2 pattern, by a tokenizer.json's Split regexes (Llama 3, Qwen), or
+// at whitespace (WordLevel tokenizers such as the synthetic language's).
 //
 // From tokenizer.json we support ByteLevel (its `use_regex` split and `add_prefix_space`), Split (Regex
 // or String pattern; behaviours Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous;
-// invert), Digits and Sequence of these, with the Rust `tokenizers` semantics. Pieces are byte spans of
-// the input; mapping bytes to the byte-level alphabet happens in the BPE model.
+// invert), Digits, Whitespace (\w+|[^\w\s]+ with Rust's Unicode \w), WhitespaceSplit (at Unicode
+// White_Space), Punctuation (Unicode P* and ASCII punctuation, with its behavior) and Sequence of these,
+// with the Rust `tokenizers` semantics. Pieces are byte spans of the input; mapping bytes to the
+// byte-level alphabet happens in the BPE model.
 #pragma once
 
 #include "framework/text/regex.h"

@@ -5,6 +5,7 @@
 #include "framework/text/byte_level_bpe_tokenizer.h"
 #include "framework/text/sentencepiece_tokenizer.h"
 #include "framework/text/utf8.h"
+#include "framework/text/wordlevel_tokenizer.h"
 #include "framework/text/wordpiece_tokenizer.h"
 
 #include <fmt/ranges.h>
@@ -18,19 +19,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The type of a tokenizer.json "model" object. Old files omit it; it is then inferred from the fields
+// ("" when they fit no type: Unigram's vocab is a list).
+std::string model_type(const nlohmann::json& model) {
+  if (model.contains("type"))
+    return model["type"].is_string() ? model["type"].get<std::string>() : model["type"].dump();
+  if (model.contains("merges")) return "BPE";
+  if (model.contains("continuing_subword_prefix") || model.contains("max_input_chars_per_word")) return "WordPiece";
+  if (model.contains("vocab") && model["vocab"].is_object()) return "WordLevel";
+  return "";
+}
+
 // Why a tokenizer.json cannot be loaded by ptlab, or "" when it can.
 std::string unsupported_reason(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object()) return "it has no \"model\" object";
-  const auto& model = j["model"];
-  std::string type = model.value("type", "");
-  if (type.empty()) {
-    // Old files omit the type; infer it from the fields.
-    if (model.contains("merges"))
-      type = "BPE";
-    else if (model.contains("continuing_subword_prefix") || model.contains("max_input_chars_per_word"))
-      type = "WordPiece";
-  }
-  if (type == "WordPiece") return "";
+  const std::string type = model_type(j["model"]);
+  if (type == "WordPiece" || type == "WordLevel") return "";
   if (type == "BPE") {
     if (ByteLevelBpeTokenizer::is_byte_level(j)) return "";
     return "its model is a BPE without a ByteLevel pre-tokenizer/decoder (SentencePiece-style BPE such as Llama 2 or "
@@ -41,13 +45,13 @@ std::string unsupported_reason(const nlohmann::json& j) {
 
 constexpr const char* kSupportedJson =
     "supported tokenizer.json models: byte-level BPE (GPT-2, GPT-NeoX/Pythia, "
-    "Llama 3, Qwen) and WordPiece (BERT)";
+    "Llama 3, Qwen), WordPiece (BERT) and WordLevel (the synthetic language)";
 
 std::unique_ptr<Tokenizer> from_tokenizer_json(const std::string& file, const nlohmann::json& j,
                                                const TokenizerConfig& config) {
-  const auto& model = j["model"];
-  std::string type = model.value("type", model.contains("merges") ? "BPE" : "WordPiece");
+  const std::string type = model_type(j["model"]);
   if (type == "BPE") return ByteLevelBpeTokenizer::from_tokenizer_json(j, file, config);
+  if (type == "WordLevel") return WordLevelTokenizer::from_tokenizer_json(j, file, config);
   return WordPieceTokenizer::from_tokenizer_json(j, file, config);
 }
 

@@ -1,12 +1,14 @@
 // The tokenizer interface of ptlab and the loader that builds the right tokenizer from a model
 // directory or a tokenizer file.
 //
-// Three kinds, each reproducing the Hugging Face reference it replaces (see ../shared/golden/tokenizers):
+// Four kinds, each reproducing the Hugging Face reference it replaces (see ../shared/golden/tokenizers):
 //  - "byte_level_bpe" (byte_level_bpe_tokenizer.h): GPT-2, GPT-NeoX/Pythia, Llama 3, Qwen — from
 //    tokenizer.json (Rust `tokenizers` semantics) or vocab.json + merges.txt (slow GPT2Tokenizer).
 //  - "wordpiece" (wordpiece_tokenizer.h): BERT — from vocab.txt (slow BertTokenizer) or tokenizer.json.
 //  - "sentencepiece" (sentencepiece_tokenizer.h): Llama 2, T5, stories260K — a .model file through
 //    libsentencepiece, wrapped like the slow LlamaTokenizer / T5Tokenizer (legacy mode).
+//  - "wordlevel" (wordlevel_tokenizer.h): whole-word vocabularies — the synthetic language's
+//    tokenizer.json — with the Rust `tokenizers` semantics.
 // Encoding is const and safe to call from several threads at once.
 #pragma once
 
@@ -40,15 +42,15 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  /// "byte_level_bpe", "wordpiece" or "sentencepiece".
+  /// "byte_level_bpe", "wordpiece", "sentencepiece" or "wordlevel".
   virtual std::string kind() const = 0;
 
   /// Encodes UTF-8 `text` (invalid UTF-8 is an Error giving the byte offset). Special-token strings in
   /// the text ("<|endoftext|>", "[MASK]", "<s>") are matched as special tokens, as in HF by default.
   /// With add_special_tokens the tokenizer's template is applied (BERT [CLS] ... [SEP], Llama <s> ...,
   /// T5 ... </s>); type_ids are the single template's (all 0 for every kit here). Offsets are filled
-  /// where they are cheap: byte-level BPE (unless a normaliser changed the text) and SentencePiece in
-  /// legacy mode; WordPiece leaves them empty.
+  /// where they are cheap: byte-level BPE and WordLevel (unless a normaliser changed the text) and
+  /// SentencePiece in legacy mode; WordPiece leaves them empty.
   Encoding encode(std::string_view text, bool add_special_tokens = true) const;
 
   /// Encodes a pair of texts: with add_special_tokens the pair template ([CLS] A [SEP] B [SEP] for BERT),
@@ -125,7 +127,8 @@ class Tokenizer {
 /// Loads a tokenizer from a model directory or a single file.
 ///
 /// Directory: the first of these that is present is used —
-///   tokenizer.json (when its model is byte-level BPE or WordPiece; otherwise the next ones are tried),
+///   tokenizer.json (when its model is byte-level BPE, WordPiece or WordLevel; otherwise the next ones are
+///   tried),
 ///   vocab.json + merges.txt, vocab.txt, tokenizer.model / spiece.model (or a single *.model).
 /// tokenizer_config.json, special_tokens_map.json and added_tokens.json next to the files give the special
 /// tokens and options (do_lower_case, add_bos_token, add_eos_token, legacy, extra_ids, ...).

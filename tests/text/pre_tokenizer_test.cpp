@@ -79,5 +79,31 @@ TEST(PreTokenizer, UnsupportedTypesAreErrors) {
   EXPECT_NE(message.find("Isolated"), std::string::npos) << message;
 }
 
+TEST(PreTokenizer, WhitespaceWhitespaceSplitAndPunctuationFollowRust) {
+  using V = std::vector<std::string>;
+  const std::string text = "Hey friend!     How are you?!?";
+  PreTokenizer ws = PreTokenizer::from_json(json::parse(R"({"type": "Whitespace"})"), "p");
+  EXPECT_EQ(split(ws, text), (V{"Hey", "friend", "!", "How", "are", "you", "?!?"}));
+  // Rust's Unicode \w takes combining marks and connector punctuation; digits split from ".".
+  EXPECT_EQ(split(ws, "cafe\u0301 under_score 12.5"), (V{"cafe\u0301", "under_score", "12", ".", "5"}));
+
+  PreTokenizer ws_split = PreTokenizer::from_json(json::parse(R"({"type": "WhitespaceSplit"})"), "p");
+  EXPECT_EQ(split(ws_split, text), (V{"Hey", "friend!", "How", "are", "you?!?"}));
+  EXPECT_EQ(split(ws_split, " a\u00A0b\u3000c\t\n"), (V{"a", "b", "c"}));  // Unicode White_Space
+  EXPECT_TRUE(split(ws_split, " \t ").empty());
+
+  PreTokenizer punct = PreTokenizer::from_json(json::parse(R"({"type": "Punctuation"})"), "p");
+  EXPECT_EQ(split(punct, text), (V{"Hey friend", "!", "     How are you", "?", "!", "?"}));
+  EXPECT_EQ(split(punct, "a$b\u00BFc"), (V{"a", "$", "b", "\u00BF", "c"}));  // ASCII $ and Unicode Po
+  PreTokenizer contiguous =
+      PreTokenizer::from_json(json::parse(R"({"type": "Punctuation", "behavior": "Contiguous"})"), "p");
+  EXPECT_EQ(split(contiguous, "you?!?"), (V{"you", "?!?"}));
+
+  PreTokenizer seq = PreTokenizer::from_json(
+      json::parse(R"({"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Punctuation"}]})"),
+      "p");
+  EXPECT_EQ(split(seq, text), (V{"Hey", "friend", "!", "How", "are", "you", "?", "!", "?"}));
+}
+
 }  // namespace
 }  // namespace ptlab::text

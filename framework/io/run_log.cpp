@@ -1,0 +1,516 @@
+#include "framework/io/run_log.h"
+
+#include "framework/core/error.h"
+#include "framework/core/log.h"
+#include "framework/core/suggest.h"
+#include "framework/io/hdf5_check.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <regex>
+#include <set>
+#include <type_traits>
+
+namespace ptlab::io {
+
+static_assert(std::is_same_v<hid_t, int64_t>, "RunLog stores hid_t as int64_t (HDF5 >= 1.10)");
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSchema = "ptlab-metrics";
+constexpr int64_t kSchemaVersion = 1;
+constexpr hsize_t kChunkRows = 1024;
+const char* const kSplits[] = {"train", "eval", "test", "sys"};
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool is_split(const std::string& split) {
+  return std::find(std::begin(kSplits), std::end(kSplits), split) != std::end(kSplits);
+}
+
+// Specs come from code (methods, tasks, trainer): a malformed one is a bug, hence PTLAB_ASSERT.
+void validate_specs(const std::vector<MetricSpec>& specs) {
+  std::set<std::string> names;
+  for (const auto& spec : specs) {
+    PTLAB_ASSERT(is_split(spec.split), "metric '{}': split '{}' is not one of train, eval, test, sys", spec.name,
+                 spec.split);
+    PTLAB_ASSERT(!spec.name.empty() && spec.name.front() != '/' && spec.name.back() != '/' &&
+                     spec.name.find("//") == std::string::npos,
+                 "metric name '{}' (split {}) must be '/'-separated non-empty segments", spec.name, spec.split);
+    PTLAB_ASSERT(spec.name.find('.') != 0 && spec.name.find("/.") == std::string::npos,
+                 "metric name '{}' (split {}): a segment may not start with '.'", spec.name, spec.split);
+    PTLAB_ASSERT(names.insert(spec.split + "/" + spec.name).second, "metric {}/{} is declared twice", spec.split,
+                 spec.name);
+  }
+  // A series is a group holding three datasets; another series cannot live inside it.
+  for (const auto& a : names)
+    for (const auto& b : names)
+      PTLAB_ASSERT(!(b.size() > a.size() && b.compare(0, a.size(), a) == 0 && b[a.size()] == '/'),
+                   "metric {} is nested inside metric {}; rename one of them", b, a);
+}
+
+void validate_keys(const std::vector<std::pair<std::string, HParam>>& entries, const char* what) {
+  std::set<std::string> keys;
+  for (const auto& [key, value] : entries) {
+    PTLAB_ASSERT(!key.empty() && key.find('\0') == std::string::npos, "{}: empty or NUL-containing name", what);
+    PTLAB_ASSERT(keys.insert(key).second, "{}: '{}' appears twice", what, key);
+  }
+}
+
+void write_hparam(hid_t obj, const std::string& name, const HParam& value, const std::string& where) {
+  std::visit([&](const auto& v) { h5_write_attribute(obj, name, v, where); }, value);
+}
+
+// The directory that will hold a new file must exist and be writable: checked up front so the user gets
+// one clear line instead of HDF5's "unable to open file" stack.
+void check_directory(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  std::error_code ec;
+  PTLAB_CHECK(fs::exists(parent, ec), "cannot create metrics file '{}': directory '{}' does not exist", path,
+              parent.string());
+  PTLAB_CHECK(fs::is_directory(parent, ec), "cannot create metrics file '{}': '{}' is not a directory", path,
+              parent.string());
+  PTLAB_CHECK(::access(parent.c_str(), W_OK) == 0,
+              "cannot create metrics file '{}': directory '{}' is not writable ({})", path, parent.string(),
+              std::strerror(errno));
+}
+
+// HDF5's message for a failed H5Fcreate/H5Fopen, turned into a line that says what to do.
+[[noreturn]] void fail_open(const std::string& path, const char* action, const std::string& stack) {
+  std::smatch m;
+  static const std::regex lock_errno(R"(unable to lock file, errno = (\d+))");
+  if (std::regex_search(stack, m, lock_errno)) {
+    int err = std::stoi(m[1]);
+    if (err == EAGAIN || err == EWOULDBLOCK)
+      PTLAB_FAIL(
+          "cannot {} metrics file '{}': another process holds it open for writing (HDF5 file lock); only one "
+          "writer per file is possible — is another run writing to the same output directory? (If the file is "
+          "on NFS or Lustre, where HDF5's locking misbehaves, set HDF5_USE_FILE_LOCKING=FALSE.)",
+          action, path);
+    PTLAB_FAIL(
+        "cannot {} metrics file '{}': the file system refused HDF5's file lock ({}); on NFS or Lustre set "
+        "HDF5_USE_FILE_LOCKING=FALSE in the environment",
+        action, path, std::strerror(err));
+  }
+  PTLAB_FAIL("cannot {} metrics file '{}': {}", action, path, stack.empty() ? "no message from HDF5" : stack);
+}
+
+// HDF5's own file lock (flock) is switched off: HDF5 1.10 drops it when SWMR writing starts, which would let
+// a second writer in. lock_file() below replaces it for the whole life of the writer.
+H5Handle file_access(const std::string& where) {
+  H5Handle fapl(PTLAB_H5(where, H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
+  PTLAB_H5(where, H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST));  // needed for SWMR
+#if H5_VERSION_GE(1, 10, 7)
+  PTLAB_H5(where, H5Pset_file_locking(fapl.get(), false, true));
+#endif
+  return fapl;
+}
+
+// Opens an existing file read-write. A file whose writer was killed still has HDF5's "open for writing"
+// superblock flag and a stale end-of-allocation address (EOA). The caller holds the writer lock, so that
+// writer is gone: clear the flag and move the EOA to the end of the file (what `h5clear -s --increment=0`
+// does), or new allocations would overwrite rows the killed writer had flushed. Nothing on disk points
+// beyond the end of the file: SWMR writes raw data before the metadata that refers to it.
+hid_t open_file(const std::string& path) {
+  H5Handle fapl = file_access(path);
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (id >= 0) return id;
+  std::string stack = h5_error_stack();
+  if (stack.find("file consistency flags") == std::string::npos) fail_open(path, "open", stack);
+  log_warn("metrics file '{}' was not closed by its last writer (killed?); clearing its open-for-write flag", path);
+  hbool_t clear = true;
+  PTLAB_H5(path, H5Pset(fapl.get(), "clear_status_flags", &clear));
+  id = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get());
+  if (id < 0) fail_open(path, "open", h5_error_stack());
+  if (H5Fincrement_filesize(id, 0) < 0) {
+    std::string why = h5_error_stack();
+    H5Fclose(id);
+    PTLAB_FAIL("cannot repair metrics file '{}' left by a killed writer: {}", path, why);
+  }
+  return id;
+}
+
+// HDF5_USE_FILE_LOCKING as HDF5 reads it: FALSE/0 off, BEST_EFFORT on but tolerant of file systems
+// without locks, anything else on.
+enum class Locking { kOff, kBestEffort, kOn };
+Locking locking_mode() {
+  const char* env = std::getenv("HDF5_USE_FILE_LOCKING");
+  std::string v = env ? env : "";
+  if (v == "FALSE" || v == "0") return Locking::kOff;
+  if (v == "BEST_EFFORT") return Locking::kBestEffort;
+  return Locking::kOn;
+}
+
+// The writer lock: an open-file-description lock (fcntl F_OFD_SETLK, Linux) on the whole file, so it
+// survives HDF5 opening and closing its own descriptors of the file in this process. It is released when
+// the returned descriptor is closed or the process dies (a killed writer leaves no stale lock). With
+// `create` the file is created empty (O_EXCL) first. Returns the descriptor.
+int lock_file(const std::string& path, bool create) {
+  int fd = ::open(path.c_str(), create ? (O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC) : (O_RDWR | O_CLOEXEC), 0644);
+  if (fd < 0 && create && errno == EEXIST)
+    PTLAB_FAIL(
+        "metrics file '{}' appeared while it was being created: is another run writing to the same "
+        "output directory?",
+        path);
+  PTLAB_CHECK(fd >= 0, "cannot open metrics file '{}' for writing: {}", path, std::strerror(errno));
+  Locking mode = locking_mode();
+  if (mode == Locking::kOff) return fd;
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file
+  if (::fcntl(fd, F_OFD_SETLK, &lock) == 0) return fd;
+  int err = errno;
+  if (mode == Locking::kBestEffort && err != EAGAIN && err != EACCES) {
+    log_warn("metrics file '{}': the file system does not lock files ({}); continuing unlocked", path,
+             std::strerror(err));
+    return fd;
+  }
+  ::close(fd);
+  if (err == EAGAIN || err == EACCES)
+    PTLAB_FAIL(
+        "cannot open metrics file '{}' for writing: another process holds it (file lock); only one writer per "
+        "file is possible — is another run writing to the same output directory? (If the file is on NFS or "
+        "Lustre, where file locking misbehaves, set HDF5_USE_FILE_LOCKING=FALSE.)",
+        path);
+  PTLAB_FAIL("cannot lock metrics file '{}': {}; on NFS or Lustre set HDF5_USE_FILE_LOCKING=FALSE (or BEST_EFFORT)",
+             path, std::strerror(err));
+}
+
+int64_t dataset_rows(hid_t dset, const std::string& where) {
+  H5Handle space(PTLAB_H5(where, H5Dget_space(dset)), H5Sclose);
+  PTLAB_CHECK(H5Sget_simple_extent_ndims(space.get()) == 1, "'{}' is not a 1-D dataset", where);
+  hsize_t n = 0;
+  PTLAB_H5(where, H5Sget_simple_extent_dims(space.get(), &n, nullptr));
+  return static_cast<int64_t>(n);
+}
+
+H5Handle create_series_dataset(hid_t group, const char* name, hid_t type, const std::string& where) {
+  hsize_t dims = 0, maxdims = H5S_UNLIMITED, chunk = kChunkRows;
+  H5Handle space(PTLAB_H5(where, H5Screate_simple(1, &dims, &maxdims)), H5Sclose);
+  H5Handle dcpl(PTLAB_H5(where, H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
+  PTLAB_H5(where, H5Pset_chunk(dcpl.get(), 1, &chunk));
+  return {PTLAB_H5(where, H5Dcreate2(group, name, type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT)), H5Dclose};
+}
+
+// Writes rows [first, first + count) of a 1-D dataset whose extent already covers them.
+void write_rows(hid_t dset, hid_t mem_type, hsize_t first, hsize_t count, const void* data, const std::string& where) {
+  H5Handle file_space(PTLAB_H5(where, H5Dget_space(dset)), H5Sclose);
+  PTLAB_H5(where, H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &first, nullptr, &count, nullptr));
+  H5Handle mem_space(PTLAB_H5(where, H5Screate_simple(1, &count, nullptr)), H5Sclose);
+  PTLAB_H5(where, H5Dwrite(dset, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, data));
+}
+
+}  // namespace
+
+struct RunLog::Series {
+  std::string split, name, where;  // where: "<path>:/metrics/<split>/<name>" for messages
+  H5Handle step, value, wall_time;
+  int64_t stored = 0;                // rows in the file
+  std::optional<int64_t> last_step;  // last stored or buffered step
+  std::vector<int64_t> steps;        // buffered rows
+  std::vector<double> values, times;
+};
+
+RunLog::RunLog(const std::string& path, const RunInfo& info, const std::vector<MetricSpec>& specs, bool resume)
+    : path_(path) {
+  h5_init();
+  validate_specs(specs);
+  validate_keys(info.hparams, "RunInfo::hparams");
+  std::error_code ec;
+  bool exists = fs::exists(path_, ec);
+  PTLAB_CHECK(!exists || resume,
+              "metrics file '{}' already exists; resume the run (trainer.resume=true) to append to it, or write "
+              "to a new output directory",
+              path_);
+  if (!exists) check_directory(path_);
+  lock_fd_ = lock_file(path_, /*create=*/!exists);
+  try {
+    if (exists) {
+      file_ = open_file(path_);
+    } else {
+      H5Handle fapl = file_access(path_);
+      file_ = H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());  // the empty file lock_file made
+      if (file_ < 0) fail_open(path_, "create", h5_error_stack());
+      create_layout(info);
+    }
+    if (exists) check_resumed_file(info);
+    series_.reserve(specs.size());
+    for (const auto& spec : specs) open_or_create_series(spec);
+    PTLAB_H5(path_, H5Fstart_swmr_write(file_));
+  } catch (...) {
+    close_datasets();
+    if (file_ >= 0) H5Fclose(file_);
+    H5Eclear2(H5E_DEFAULT);
+    file_ = -1;
+    if (!exists) fs::remove(path_, ec);  // a half-made file would block the retry
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
+  }
+}
+
+RunLog::~RunLog() {
+  if (file_ >= 0) {
+    try {
+      flush();
+    } catch (const std::exception& e) {
+      log_warn("metrics file '{}': rows lost at close: {}", path_, e.what());
+    }
+    close_datasets();
+    if (H5Fclose(file_) < 0) log_warn("metrics file '{}': closing failed: {}", path_, h5_error_stack());
+    file_ = -1;
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // after HDF5 closed the file: releases the writer lock
+}
+
+void RunLog::create_layout(const RunInfo& info) {
+  H5Handle root = h5_group_open(file_, "/", path_);
+  const std::string& w = path_;
+  h5_write_attribute(root.get(), "schema", kSchema, w);
+  h5_write_attribute(root.get(), "schema_version", kSchemaVersion, w);
+  h5_write_attribute(root.get(), "run_id", info.run_id, w);
+  h5_write_attribute(root.get(), "sweep_id", info.sweep_id, w);
+  h5_write_attribute(root.get(), "job_num", info.job_num, w);
+  h5_write_attribute(root.get(), "git_sha", info.git_sha, w);
+  h5_write_attribute(root.get(), "created_utc", utc_now(), w);
+  h5_write_attribute(root.get(), "world_size", static_cast<int64_t>(info.world_size), w);
+  h5_write_attribute(root.get(), "hostname", info.hostname, w);
+  h5_write_attribute(root.get(), "default", "metrics/eval", w);  // NeXus-style pointer for generic viewers
+  h5_write_string_dataset(root.get(), "config", info.config_yaml, w + ":/config");
+  h5_write_string_array(root.get(), "overrides", info.overrides, w + ":/overrides");
+  H5Handle hparams = h5_group_create(root.get(), "hparams", w + ":/hparams");
+  for (const auto& [name, value] : info.hparams) write_hparam(hparams.get(), name, value, w + ":/hparams");
+  H5Handle metrics = h5_group_create(root.get(), "metrics", w + ":/metrics");
+  for (const char* split : kSplits) h5_group_create(metrics.get(), split, w + ":/metrics/" + split);
+}
+
+void RunLog::check_resumed_file(const RunInfo& info) {
+  H5Handle root = h5_group_open(file_, "/", path_);
+  auto schema = h5_read_string_attribute(root.get(), "schema", path_);
+  PTLAB_CHECK(schema == kSchema,
+              "cannot resume into '{}': it is not a ptlab metrics file (@schema is {}, expected '{}'); move it "
+              "away or write to a new output directory",
+              path_, schema ? "'" + *schema + "'" : "missing", kSchema);
+  auto version = h5_read_int_attribute(root.get(), "schema_version", path_).value_or(0);
+  PTLAB_CHECK(version >= 1 && version <= kSchemaVersion,
+              "cannot resume into '{}': schema_version {} is not one this ptlab writes ({}); was it written by a "
+              "newer ptlab?",
+              path_, version, kSchemaVersion);
+  auto run_id = h5_read_string_attribute(root.get(), "run_id", path_).value_or("");
+  if (run_id != info.run_id)
+    log_warn("resuming '{}' (run id '{}') as run '{}'; keeping the stored identity", path_, run_id, info.run_id);
+  if (h5_exists(root.get(), "config", path_) &&
+      h5_read_string_dataset(root.get(), "config", path_ + ":/config") != info.config_yaml)
+    log_warn("resuming '{}' with a config that differs from its /config; keeping the stored one", path_);
+  int64_t count = h5_read_int_attribute(root.get(), "resume_count", path_).value_or(0);
+  h5_write_attribute(root.get(), "resume_count", count + 1, path_);
+  h5_write_attribute(root.get(), "resumed_utc", utc_now(), path_);
+}
+
+void RunLog::open_or_create_series(const MetricSpec& spec) {
+  Series s;
+  s.split = spec.split;
+  s.name = spec.name;
+  std::string group_path = "metrics/" + spec.split + "/" + spec.name;
+  s.where = path_ + ":/" + group_path;
+  if (h5_exists(file_, group_path, s.where)) {
+    H5Handle group = h5_group_open(file_, group_path, s.where);
+    for (const char* ds : {"step", "value", "wall_time"})
+      PTLAB_CHECK(h5_exists(group.get(), ds, s.where), "cannot resume into '{}': '{}' has no dataset '{}'", path_,
+                  s.where, ds);
+    s.step = h5_dataset_open(group.get(), "step", s.where + "/step");
+    s.value = h5_dataset_open(group.get(), "value", s.where + "/value");
+    s.wall_time = h5_dataset_open(group.get(), "wall_time", s.where + "/wall_time");
+    int64_t n_step = dataset_rows(s.step.get(), s.where + "/step");
+    int64_t n_value = dataset_rows(s.value.get(), s.where + "/value");
+    int64_t n_time = dataset_rows(s.wall_time.get(), s.where + "/wall_time");
+    s.stored = std::min({n_step, n_value, n_time});
+    if (n_step != s.stored || n_value != s.stored || n_time != s.stored) {
+      log_warn("'{}': step/value/wall_time have {}/{}/{} rows (writer killed mid-flush?); keeping the first {}",
+               s.where, n_step, n_value, n_time, s.stored);
+      hsize_t n = static_cast<hsize_t>(s.stored);
+      for (hid_t d : {s.step.get(), s.value.get(), s.wall_time.get()}) PTLAB_H5(s.where, H5Dset_extent(d, &n));
+    }
+    if (s.stored > 0) {
+      hsize_t last = static_cast<hsize_t>(s.stored - 1), one = 1;
+      H5Handle file_space(PTLAB_H5(s.where, H5Dget_space(s.step.get())), H5Sclose);
+      PTLAB_H5(s.where, H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &last, nullptr, &one, nullptr));
+      H5Handle mem_space(PTLAB_H5(s.where, H5Screate_simple(1, &one, nullptr)), H5Sclose);
+      int64_t step = 0;
+      PTLAB_H5(s.where, H5Dread(s.step.get(), H5T_NATIVE_INT64, mem_space.get(), file_space.get(), H5P_DEFAULT, &step));
+      s.last_step = step;
+    }
+  } else {
+    H5Handle lcpl(PTLAB_H5(s.where, H5Pcreate(H5P_LINK_CREATE)), H5Pclose);
+    PTLAB_H5(s.where, H5Pset_create_intermediate_group(lcpl.get(), 1));
+    H5Handle group(PTLAB_H5(s.where, H5Gcreate2(file_, group_path.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT)),
+                   H5Gclose);
+    h5_write_attribute(group.get(), "unit", spec.unit, s.where);
+    h5_write_attribute(group.get(), "description", spec.description, s.where);
+    h5_write_attribute(group.get(), "reduction", "mean_over_ranks", s.where);
+    s.step = create_series_dataset(group.get(), "step", H5T_STD_I64LE, s.where + "/step");
+    s.value = create_series_dataset(group.get(), "value", H5T_IEEE_F64LE, s.where + "/value");
+    s.wall_time = create_series_dataset(group.get(), "wall_time", H5T_IEEE_F64LE, s.where + "/wall_time");
+  }
+  index_.emplace(spec.split + "/" + spec.name, series_.size());
+  series_.push_back(std::move(s));
+}
+
+std::size_t RunLog::find(const std::string& split, const std::string& name) const {
+  auto it = index_.find(split + "/" + name);
+  if (it != index_.end()) return it->second;
+  std::vector<std::string> known;
+  for (const auto& s : series_) known.push_back(s.split + "/" + s.name);
+  PTLAB_ASSERT(false, "metric series {}/{} was not declared to RunLog '{}'{}; declared: {}", split, name, path_,
+               did_you_mean(split + "/" + name, known), join_names(known));
+  return 0;
+}
+
+void RunLog::log(const std::string& split, const std::string& name, int64_t step, double value, double wall_time) {
+  PTLAB_ASSERT(!finished_ && file_ >= 0, "RunLog::log({}/{}) on '{}' after finish()", split, name, path_);
+  Series& s = series_[find(split, name)];
+  if (s.last_step && step <= *s.last_step) {
+    ++dropped_rows_;
+    log_debug("'{}': dropping step {} (last step is {})", s.where, step, *s.last_step);
+    return;
+  }
+  s.steps.push_back(step);
+  s.values.push_back(value);
+  s.times.push_back(wall_time);
+  s.last_step = step;
+}
+
+void RunLog::flush_series(Series& s) {
+  hsize_t first = static_cast<hsize_t>(s.stored), count = s.steps.size(), total = first + count;
+  // All three extents first, then the rows: the datasets grow together (H5MD style).
+  for (hid_t d : {s.step.get(), s.value.get(), s.wall_time.get()}) PTLAB_H5(s.where, H5Dset_extent(d, &total));
+  write_rows(s.step.get(), H5T_NATIVE_INT64, first, count, s.steps.data(), s.where + "/step");
+  write_rows(s.value.get(), H5T_NATIVE_DOUBLE, first, count, s.values.data(), s.where + "/value");
+  write_rows(s.wall_time.get(), H5T_NATIVE_DOUBLE, first, count, s.times.data(), s.where + "/wall_time");
+  s.stored = static_cast<int64_t>(total);
+  s.steps.clear();
+  s.values.clear();
+  s.times.clear();
+}
+
+void RunLog::flush() {
+  PTLAB_ASSERT(!finished_ && file_ >= 0, "RunLog::flush() on '{}' after finish()", path_);
+  h5_init();  // this thread may not be the constructor's
+  bool any = false;
+  for (auto& s : series_)
+    if (!s.steps.empty()) {
+      flush_series(s);
+      any = true;
+    }
+  // One file flush instead of an H5Dflush per dataset: the same guarantee (in SWMR mode the file on disk is
+  // valid and holds every row written so far), measured twice as fast for 10 series (30 datasets).
+  if (any) PTLAB_H5(path_, H5Fflush(file_, H5F_SCOPE_LOCAL));
+}
+
+void RunLog::close_datasets() {
+  for (auto& s : series_) {
+    s.step.reset();
+    s.value.reset();
+    s.wall_time.reset();
+  }
+}
+
+void RunLog::finish(const std::vector<std::pair<std::string, HParam>>& summary,
+                    const std::vector<Artifact>& artifacts) {
+  PTLAB_ASSERT(!finished_ && file_ >= 0, "RunLog::finish() on '{}' called twice", path_);
+  h5_init();
+  validate_keys(summary, "RunLog::finish summary");
+  auto status = std::find_if(summary.begin(), summary.end(), [](const auto& e) { return e.first == "status"; });
+  PTLAB_ASSERT(status != summary.end(), "RunLog::finish: the summary of '{}' has no \"status\"", path_);
+  const auto* status_text = std::get_if<std::string>(&status->second);
+  PTLAB_ASSERT(status_text && (*status_text == "completed" || *status_text == "failed" || *status_text == "stopped"),
+               "RunLog::finish: status must be the string completed, failed or stopped");
+  for (const auto& a : artifacts) {
+    int64_t size = 1;
+    for (int64_t d : a.shape) {
+      PTLAB_ASSERT(d >= 0, "artifact '{}': negative dimension {}", a.name, d);
+      size *= d;
+    }
+    PTLAB_ASSERT(size == static_cast<int64_t>(a.data.size()), "artifact '{}': shape holds {} values, data has {}",
+                 a.name, size, a.data.size());
+    PTLAB_ASSERT(!a.name.empty() && a.name.front() != '/' && a.name.find("//") == std::string::npos,
+                 "artifact name '{}' must be '/'-separated non-empty segments", a.name);
+  }
+
+  // SWMR forbids new objects and attributes: write out the rows, close, reopen in ordinary mode.
+  flush();
+  close_datasets();
+  hid_t swmr_file = file_;
+  file_ = -1;
+  finished_ = true;
+  try {
+    PTLAB_H5(path_, H5Fclose(swmr_file));
+    write_summary_and_artifacts(summary, artifacts);
+  } catch (...) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw;
+  }
+  ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+void RunLog::write_summary_and_artifacts(const std::vector<std::pair<std::string, HParam>>& summary,
+                                         const std::vector<Artifact>& artifacts) {
+  H5Handle file(open_file(path_), H5Fclose);
+  const std::string where = path_ + ":/summary";
+  if (h5_exists(file.get(), "summary", where))  // written by an earlier finish: replace it as a whole
+    PTLAB_H5(where, H5Ldelete(file.get(), "summary", H5P_DEFAULT));
+  H5Handle group = h5_group_create(file.get(), "summary", where);
+  for (const auto& [name, value] : summary) write_hparam(group.get(), name, value, where);
+  if (std::none_of(summary.begin(), summary.end(), [](const auto& e) { return e.first == "finished_utc"; }))
+    h5_write_attribute(group.get(), "finished_utc", utc_now(), where);
+
+  if (artifacts.empty()) return;
+  H5Handle lcpl(PTLAB_H5(path_, H5Pcreate(H5P_LINK_CREATE)), H5Pclose);
+  PTLAB_H5(path_, H5Pset_create_intermediate_group(lcpl.get(), 1));
+  for (const auto& a : artifacts) {
+    std::string name = "artifacts/" + a.name, at = path_ + ":/" + name;
+    if (h5_exists(file.get(), name, at)) PTLAB_H5(at, H5Ldelete(file.get(), name.c_str(), H5P_DEFAULT));
+    std::vector<hsize_t> dims(a.shape.begin(), a.shape.end());
+    H5Handle space(PTLAB_H5(at, dims.empty() ? H5Screate(H5S_SCALAR)
+                                             : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)),
+                   H5Sclose);
+    H5Handle dset(PTLAB_H5(at, H5Dcreate2(file.get(), name.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(),
+                                          H5P_DEFAULT, H5P_DEFAULT)),
+                  H5Dclose);
+    if (!a.data.empty())
+      PTLAB_H5(at, H5Dwrite(dset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.data.data()));
+  }
+}
+
+int64_t RunLog::stored_rows(const std::string& split, const std::string& name) const {
+  return series_[find(split, name)].stored;
+}
+
+int64_t RunLog::buffered_rows() const {
+  int64_t n = 0;
+  for (const auto& s : series_) n += static_cast<int64_t>(s.steps.size());
+  return n;
+}
+
+}  // namespace ptlab::io

@@ -1,0 +1,433 @@
+#include "framework/train/run.h"
+
+#include "framework/config/reader.h"
+#include "framework/config/yaml_value.h"
+#include "framework/core/error.h"
+#include "framework/core/log.h"
+#include "framework/core/threads.h"
+#include "framework/data/dataset.h"
+#include "framework/io/jsonl_log.h"
+#include "framework/io/run_log.h"
+#include "framework/io/safetensors.h"
+#include "framework/models/loader.h"
+#include "framework/text/tokenizer.h"
+#include "methods/method.h"
+#include "tasks/objective.h"
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#ifndef PTLAB_GIT_SHA
+#define PTLAB_GIT_SHA "unknown"
+#endif
+
+namespace ptlab::train {
+namespace fs = std::filesystem;
+namespace {
+
+// A YAML scalar as the JSON value it reads as (config.json fields for `model.architecture`).
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& kv : node) out[kv.first.as<std::string>()] = yaml_to_json(kv.second);
+    return out;
+  }
+  if (node.IsSequence()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : node) out.push_back(yaml_to_json(item));
+    return out;
+  }
+  if (!node.IsDefined() || node.IsNull()) return nullptr;
+  const std::string s = node.Scalar();
+  if (node.Tag() == "!") return s;  // quoted: a string
+  if (s == "true" || s == "True") return true;
+  if (s == "false" || s == "False") return false;
+  char* end = nullptr;
+  const long long i = std::strtoll(s.c_str(), &end, 10);
+  if (!s.empty() && *end == '\0') return i;
+  const double d = std::strtod(s.c_str(), &end);
+  if (!s.empty() && *end == '\0') return d;
+  return s;
+}
+
+void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std::pair<std::string, io::HParam>>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) {
+      const std::string key = kv.first.as<std::string>();
+      flatten(kv.second, prefix.empty() ? key : prefix + "." + key, out);
+    }
+    return;
+  }
+  if (!node.IsScalar()) return;
+  auto j = yaml_to_json(node);
+  if (j.is_boolean()) out.emplace_back(prefix, j.get<bool>());
+  else if (j.is_number_integer()) out.emplace_back(prefix, j.get<int64_t>());
+  else if (j.is_number()) out.emplace_back(prefix, j.get<double>());
+  else if (j.is_string()) out.emplace_back(prefix, j.get<std::string>());
+}
+
+double now_seconds() {
+  using namespace std::chrono;
+  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string hostname() {
+  char buffer[256] = {0};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
+  return buffer;
+}
+
+struct ModelConfig {
+  std::string path;
+  std::string tokenizer;
+  YAML::Node architecture;
+  std::string dtype = "fp32";
+  std::string device = "cpu";
+  std::string where;
+};
+
+ModelConfig decode_model(const YAML::Node& root, const config::Origins& origins) {
+  config::Reader r(root["model"], "model", origins);
+  ModelConfig m;
+  m.path = r.get<std::optional<std::string>>("path", std::nullopt).value_or("");
+  m.tokenizer = r.get<std::optional<std::string>>("tokenizer", std::nullopt).value_or("");
+  if (r.has("architecture")) m.architecture = YAML::Clone(root["model"]["architecture"]);
+  m.dtype = r.get<std::string>("dtype", m.dtype);
+  m.device = r.get<std::string>("device", m.device);
+  r.finish();
+  const bool has_arch = m.architecture.IsDefined() && !m.architecture.IsNull();
+  PTLAB_CHECK(!m.path.empty() || has_arch,
+              "model: neither model.path (a Hugging Face model directory) nor model.architecture (a config.json "
+              "mapping for random weights) is set; pick a model with model=NAME");
+  PTLAB_CHECK(m.path.empty() || !has_arch, "model: both model.path and model.architecture are set; keep one");
+  if (m.tokenizer.empty()) m.tokenizer = m.path;
+  PTLAB_CHECK(!m.tokenizer.empty(), "model: model.architecture needs model.tokenizer (a tokenizer directory)");
+  return m;
+}
+
+// Everything a trial needs, built from the composed config.
+struct Setup {
+  ModelConfig model;
+  std::shared_ptr<models::Backbone> backbone;
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  tasks::TaskConfig task_config;
+  std::unique_ptr<tasks::Task> task;
+  std::unique_ptr<methods::Method> method;
+  std::unique_ptr<tasks::Objective> objective;
+  std::optional<data::Dataset> dataset;
+  TrainerConfig trainer;
+  uint64_t seed = 0;
+  std::string run_dir;
+  std::string identity;
+};
+
+std::string choice(const config::Composed& composed, const std::string& group, const std::string& fallback) {
+  auto it = composed.choices.find(group);
+  return it == composed.choices.end() || it->second.empty() ? fallback : it->second;
+}
+
+Setup build(const config::Composed& composed, dist::Communicator& comm, const std::vector<std::string>& splits) {
+  Setup s;
+  const YAML::Node& root = composed.root;
+  {
+    config::Reader runtime(root["runtime"], "runtime", composed.origins);
+    const int threads = runtime.get<int>("threads", 0);
+    s.seed = static_cast<uint64_t>(runtime.get<int64_t>("seed", 0));
+    runtime.get<std::string>("backend", "auto");
+    runtime.finish();
+    configure_threads(threads, comm.local_size());
+  }
+  s.model = decode_model(root, composed.origins);
+  models::LoadOptions load;
+  load.dtype = models::parse_dtype(s.model.dtype);
+  load.device = models::parse_device(s.model.device);
+  if (!s.model.path.empty()) {
+    s.backbone = models::load_backbone(s.model.path, load);
+  } else {
+    models::HFConfig hf(yaml_to_json(s.model.architecture), "model.architecture");
+    s.backbone = models::random_backbone(hf, load, s.seed);
+  }
+  s.tokenizer = text::load_tokenizer(s.model.tokenizer);
+  PTLAB_CHECK(root["task"].IsDefined() && !root["task"].IsNull(), "no task: pick one with task=NAME (ptlab list tasks)");
+  PTLAB_CHECK(root["method"].IsDefined() && !root["method"].IsNull(),
+              "no method: pick one with method=NAME (ptlab list methods)");
+  s.task_config = tasks::TaskConfig::from_config(root, composed.origins, "task", choice(composed, "task", "task"));
+  s.task = tasks::make_task(s.task_config, *s.tokenizer, s.backbone->info());
+  methods::MethodContext context{*s.backbone, *s.tokenizer, *s.task, s.seed};
+  s.method = methods::make_method(config::Reader(root["method"], "method", composed.origins), context);
+  {
+    // Virtual tokens in front must leave room for the text within the model's positions (RoPE models:
+    // config.json's max_position_embeddings, the length they were trained at).
+    const auto& info = s.backbone->info();
+    const int64_t max_pos =
+        info.max_positions > 0 ? info.max_positions : s.backbone->config().get_int("max_position_embeddings", 0);
+    const int64_t front = s.method->front_soft_tokens(s.task->prompt());
+    if (max_pos > 0) {
+      PTLAB_CHECK(front < max_pos,
+                  "method.length: {} virtual tokens do not fit the model's {} positions with any text; use fewer "
+                  "than {}",
+                  front, max_pos, max_pos);
+      if (front + s.task_config.max_length > max_pos) {
+        log_warn("{} virtual tokens + task.max_length {} exceed the model's {} positions; long examples will run "
+                 "past the positions the model was trained on",
+                 front, s.task_config.max_length, max_pos);
+      }
+    }
+  }
+  s.objective = std::make_unique<tasks::Objective>(*s.task, s.backbone->info(), s.method->head());
+  s.trainer = TrainerConfig::decode(config::Reader(root["trainer"], "trainer", composed.origins));
+  PTLAB_CHECK(s.task_config.data.has_value(), "task {}: no data section", s.task_config.name);
+  std::vector<std::string> wanted;
+  for (const auto& split : splits) {
+    if (!split.empty() && std::find(wanted.begin(), wanted.end(), split) == wanted.end()) wanted.push_back(split);
+  }
+  s.dataset = data::Dataset::load(*s.task_config.data, wanted);
+  if (s.task->type() == "token_classification") s.task->learn_labels(s.dataset->split(wanted.front()));
+
+  config::Reader run(root["run"], "run", composed.origins);
+  std::string dir = run.get<std::optional<std::string>>("dir", std::nullopt).value_or("");
+  run.finish();
+  if (dir.empty()) {
+    std::string outputs = "outputs";
+    if (root["paths"] && root["paths"]["outputs"]) outputs = root["paths"]["outputs"].as<std::string>();
+    dir = fmt::format("{}/{}/{}/{}/seed{}", outputs, choice(composed, "task", "task"),
+                      s.method->name(), choice(composed, "model", "model"), s.seed);
+  }
+  s.run_dir = dir;
+  const auto& info = s.backbone->info();
+  s.identity = fmt::format("model={} family={} params={} d={} | method={} trainable={}",
+                           s.model.path.empty() ? "architecture" : fs::path(s.model.path).filename().string(),
+                           info.family, info.num_parameters, info.hidden_size, s.method->name(),
+                           [&] {
+                             int64_t n = 0;
+                             for (auto& [name, p] : s.method->trainable_parameters()) n += p.numel();
+                             return n;
+                           }());
+  return s;
+}
+
+void prepare_run_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  PTLAB_CHECK(!ec, "cannot create the run directory {}: {}; set run.dir (or paths.outputs) to a writable place", dir,
+              ec.message());
+  const std::string probe = dir + "/.write_test";
+  {
+    std::ofstream out(probe);
+    PTLAB_CHECK(out.good(), "the run directory {} is not writable; set run.dir (or paths.outputs) to a writable place",
+                dir);
+  }
+  fs::remove(probe, ec);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  PTLAB_CHECK(out.good(), "cannot write {}", path);
+  out << text;
+}
+
+std::string overrides_yaml(const std::vector<std::string>& overrides) {
+  std::string out;
+  if (overrides.empty()) return "[]\n";
+  for (const auto& o : overrides) out += "- " + nlohmann::json(o).dump() + "\n";
+  return out;
+}
+
+std::vector<io::MetricSpec> metric_specs(const Trainer& trainer, bool with_test) {
+  std::vector<io::MetricSpec> specs;
+  for (const auto& [split, name] : trainer.metric_series()) {
+    std::string unit = name == "loss" ? "nats" : name == "lr" ? "1" : name == "tokens_per_s" ? "tokens/s" : "1";
+    specs.push_back({split, name, unit, ""});
+    if (with_test && split == "eval") specs.push_back({"test", name, unit, ""});
+  }
+  return specs;
+}
+
+void add_values(nlohmann::json& j, const std::string& prefix, const std::map<std::string, double>& values) {
+  for (const auto& [k, v] : values) j[prefix + k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+std::string build_git_sha() { return PTLAB_GIT_SHA; }
+
+RunOutcome run_training(const config::Composed& composed, dist::Communicator& comm) {
+  // Which splits: train, the dev split for selection, the test split for the final report.
+  Setup s;
+  {
+    // The dataset config names dev/test splits; build() loads them all at once.
+    auto task_config = tasks::TaskConfig::from_config(composed.root, composed.origins, "task", choice(composed, "task", "task"));
+    PTLAB_CHECK(task_config.data.has_value(), "task {}: no data section", task_config.name);
+    s = build(composed, comm, {"train", task_config.data->dev_split, task_config.data->test_split});
+  }
+  const std::string dev_split = s.task_config.data->dev_split;
+  const std::string test_split = s.task_config.data->test_split;
+  RunOutcome outcome;
+  outcome.run_dir = s.run_dir;
+  outcome.method = s.method->name();
+  outcome.backbone_parameters = s.backbone->info().num_parameters;
+  for (auto& [name, p] : s.method->trainable_parameters()) outcome.trainable_parameters += p.numel();
+  const bool rank0 = comm.rank() == 0;
+  if (rank0) prepare_run_dir(s.run_dir);
+  comm.barrier();
+
+  static const std::vector<data::Example> kNone;
+  const auto& train = s.method->trains() ? s.dataset->split("train") : kNone;
+  const auto& dev = dev_split.empty() ? kNone : s.dataset->split(dev_split);
+  const auto& test = test_split.empty() ? kNone : s.dataset->split(test_split);
+
+  std::unique_ptr<io::RunLog> log;
+  std::unique_ptr<io::JsonlLog> jsonl;
+  MetricSink sink = [&](const std::string& split, int64_t step, double wall, const std::map<std::string, double>& values) {
+    if (log) {
+      for (const auto& [name, value] : values) log->log(split, name, step, value, wall);
+      if (split != "train") log->flush();
+    }
+    if (jsonl) {
+      std::vector<std::pair<std::string, double>> row;
+      for (const auto& [name, value] : values) row.emplace_back(name, value);  // JsonlLog adds "split/"
+      jsonl->write(step, wall, split, row);
+    }
+  };
+  Trainer trainer(s.trainer, TrainerParts{*s.backbone, *s.method, *s.task, *s.objective, comm, train, dev, s.run_dir,
+                                          s.seed, s.identity},
+                  sink);
+  if (rank0) {
+    io::RunInfo info;
+    info.run_id = fmt::format("{}-{:x}", fs::path(s.run_dir).filename().string(),
+                              static_cast<uint64_t>(now_seconds() * 1000));
+    info.sweep_id = "";
+    info.git_sha = build_git_sha();
+    info.hostname = hostname();
+    info.world_size = comm.size();
+    info.config_yaml = config::to_yaml(composed.root);
+    info.overrides = composed.overrides;
+    for (const char* group : {"model", "method", "trainer", "runtime"}) flatten(composed.root[group], group, info.hparams);
+    for (const auto& [group, option] : composed.choices) info.hparams.emplace_back("choice." + group, option);
+    info.hparams.emplace_back("trainable_parameters", outcome.trainable_parameters);
+    info.hparams.emplace_back("backbone_parameters", outcome.backbone_parameters);
+    write_text(s.run_dir + "/config.yaml", info.config_yaml);
+    write_text(s.run_dir + "/overrides.yaml", overrides_yaml(composed.overrides));
+    const bool resume = s.trainer.resume;
+    trainer.check_resumable();
+    PTLAB_CHECK(resume || !fs::exists(s.run_dir + "/metrics.h5"),
+                "{} already holds a run (metrics.h5); continue it with trainer.resume=true, or pick another run.dir "
+                "(or remove the directory)",
+                s.run_dir);
+    log = std::make_unique<io::RunLog>(s.run_dir + "/metrics.h5", info, metric_specs(trainer, !test.empty()), resume);
+    jsonl = std::make_unique<io::JsonlLog>(s.run_dir + "/metrics.jsonl", resume);
+    log_info("run {}: {} on {} with {} ({} trainable of {} parameters), {} rank(s)", s.run_dir, s.method->name(),
+             s.task_config.name, s.model.path.empty() ? "a random model" : s.model.path, outcome.trainable_parameters,
+             outcome.backbone_parameters, comm.size());
+  }
+
+  nlohmann::json summary = {{"run_dir", s.run_dir}, {"method", s.method->name()}, {"task", s.task_config.name},
+                            {"git_sha", build_git_sha()}, {"world_size", comm.size()},
+                            {"trainable_parameters", outcome.trainable_parameters},
+                            {"backbone_parameters", outcome.backbone_parameters}};
+  auto finish = [&](const std::string& status) {
+    summary["status"] = status;
+    if (!rank0) return;
+    std::vector<std::pair<std::string, io::HParam>> attrs;
+    for (const auto& [k, v] : summary.items()) {
+      if (v.is_string()) attrs.emplace_back(k, v.get<std::string>());
+      else if (v.is_number_integer()) attrs.emplace_back(k, v.get<int64_t>());
+      else if (v.is_number()) attrs.emplace_back(k, v.get<double>());
+    }
+    std::vector<io::Artifact> artifacts;
+    for (const auto& [name, t] : s.method->export_state()) {
+      if (t.numel() > (1 << 22)) continue;  // backbones are saved as model/, not as artifacts
+      auto c = t.detach().to(at::kCPU).to(at::kFloat).contiguous();
+      io::Artifact a{name, std::vector<int64_t>(c.sizes().begin(), c.sizes().end()),
+                     std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())};
+      artifacts.push_back(std::move(a));
+    }
+    if (log) log->finish(attrs, artifacts);
+    log.reset();
+    io::write_summary_json(s.run_dir + "/summary.json", summary);
+  };
+
+  try {
+    if (s.method->trains()) {
+      outcome.result = trainer.fit();
+      summary["steps"] = outcome.result.steps;
+      summary["best_step"] = outcome.result.best_step;
+      summary["final_loss"] = outcome.result.last_loss;
+      summary["train_seconds"] = outcome.result.train_seconds;
+      summary["tokens_per_second"] = outcome.result.tokens_per_second;
+      add_values(summary, "best/eval/", outcome.result.best_eval);
+      add_values(summary, "final/eval/", outcome.result.last_eval);
+      if (!dev.empty()) outcome.splits["dev"] = outcome.result.best_eval.empty() ? outcome.result.last_eval
+                                                                                  : outcome.result.best_eval;
+      if (outcome.result.status == "stopped") {
+        finish("stopped");
+        return outcome;
+      }
+    } else if (!dev.empty()) {
+      outcome.splits["dev"] = trainer.evaluate(dev, s.trainer.eval_limit);
+      add_values(summary, "final/eval/", outcome.splits["dev"]);
+      sink("eval", 0, now_seconds(), outcome.splits["dev"]);
+    }
+    if (!test.empty()) {
+      outcome.splits["test"] = trainer.evaluate(test);
+      add_values(summary, "test/", outcome.splits["test"]);
+      sink("test", outcome.result.steps, now_seconds(), outcome.splits["test"]);
+    }
+    if (rank0) {
+      auto state = s.method->export_state();
+      if (!state.empty()) {
+        std::vector<std::pair<std::string, at::Tensor>> tensors;
+        for (auto& [name, t] : state) tensors.emplace_back(name, t.detach().to(at::kCPU).contiguous());
+        io::save_safetensors(s.run_dir + "/prompt.safetensors", tensors,
+                             {{"format", "pt"}, {"ptlab_method", s.method->name()}});
+      }
+      s.method->save_exports(s.run_dir);
+      if (s.method->trains_backbone()) {
+        models::save_backbone(*s.backbone, s.run_dir + "/model");
+        // A model directory is complete with its tokenizer (the pretrained ladder loads from it).
+        for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+                              "vocab.json", "merges.txt", "tokenizer.model", "spiece.model"}) {
+          fs::path src = fs::path(s.model.tokenizer) / f;
+          if (fs::exists(src)) fs::copy_file(src, fs::path(s.run_dir) / "model" / f, fs::copy_options::overwrite_existing);
+        }
+      }
+    }
+    finish(outcome.result.status.empty() ? "completed" : outcome.result.status);
+  } catch (...) {
+    try {
+      finish("failed");
+    } catch (...) {
+    }
+    throw;
+  }
+  return outcome;
+}
+
+RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& comm, const std::string& split,
+                          const std::string& state_path) {
+  auto task_config = tasks::TaskConfig::from_config(composed.root, composed.origins, "task", choice(composed, "task", "task"));
+  PTLAB_CHECK(task_config.data.has_value(), "task {}: no data section", task_config.name);
+  std::string which = split;
+  if (which.empty()) which = !task_config.data->test_split.empty() ? task_config.data->test_split : task_config.data->dev_split;
+  PTLAB_CHECK(!which.empty(), "task {}: no test or dev split configured; name one with --split", task_config.name);
+  Setup s = build(composed, comm, {which});
+  if (!state_path.empty()) {
+    std::string path = state_path;
+    if (fs::is_directory(path) && fs::exists(fs::path(path) / "prompt.safetensors")) path += "/prompt.safetensors";
+    s.method->load_state(path);
+  }
+  static const std::vector<data::Example> kNone;
+  Trainer trainer(s.trainer, TrainerParts{*s.backbone, *s.method, *s.task, *s.objective, comm, kNone, kNone, s.run_dir,
+                                          s.seed, s.identity});
+  RunOutcome outcome;
+  outcome.method = s.method->name();
+  outcome.splits[which] = trainer.evaluate(s.dataset->split(which));
+  return outcome;
+}
+
+}  // namespace ptlab::train

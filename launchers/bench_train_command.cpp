@@ -1,0 +1,183 @@
+// `ptlab bench train`: tokens/s of prompt-tuning train steps — forward with n virtual tokens in front
+// (PEFT's layout), backward to the prompt only (frozen backbone), gradient clipping and an AdamW update
+// through the trainer's optimizer — for a model, batch, length and prompt length. It reports the
+// share of the machine's compute limit: frozen-backbone training costs about 2 FLOPs per weight per token
+// forward plus 2 for the activation-only backward, so limit = matmul rate / (4 x non-embedding weights)
+// tokens/s (attention's T^2 terms on top are ignored, so the share is an upper bound).
+//
+// --objective lm scores every position over the whole vocabulary (PEFT's CAUSAL_LM loss); --objective
+// classify reads two label-word rows at the last position only, as a verbalizer does, never forming
+// [B, T, V] logits.
+#include "framework/core/error.h"
+#include "framework/core/threads.h"
+#include "framework/models/loader.h"
+#include "framework/train/optimizer.h"
+#include "launchers/command.h"
+#include "launchers/option_parser.h"
+#include "tasks/objective.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace ptlab::launchers {
+namespace {
+
+constexpr const char* kHelp =
+    "usage: ptlab bench train DIR [--random] [--batch B] [--seq T] [--prompt N] [--objective lm|classify]\n"
+    "                             [--steps S] [--warmup W] [--threads N] [--json]\n"
+    "       ptlab bench train --config config.json [same options]\n"
+    "\n"
+    "Measures prompt-tuning train steps (forward + backward + AdamW update of an N x d prompt, backbone\n"
+    "frozen) on random token ids: median step time of S steps after W warm-up steps, tokens/s (real tokens,\n"
+    "and counting the virtual ones), peak RSS, the fp32 matmul GFLOP/s of this machine in the same run and\n"
+    "the share of the compute limit (matmul rate / (4 x non-embedding weights) tokens/s).\n"
+    "\n"
+    "--batch B (8)  --seq T (128)  --prompt N (20)  --steps S (5)  --warmup W (1)\n"
+    "--objective    lm: next-token loss over the full vocabulary at every position (PEFT's CAUSAL_LM);\n"
+    "               classify: two label-word logits at the last position (a verbalizer) — default lm\n"
+    "--random       random weights in DIR/config.json's shapes; --config FILE: a config.json anywhere\n"
+    "--threads N    intra-op threads (default: all cores); --json: one JSON object\n";
+
+using Clock = std::chrono::steady_clock;
+
+double matmul_gflops() {
+  auto a = at::randn({1024, 1024}), b = at::randn({1024, 1024});
+  at::mm(a, b);
+  auto start = Clock::now();
+  const int reps = 8;
+  for (int i = 0; i < reps; ++i) at::mm(a, b);
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  return reps * 2.0 * 1024 * 1024 * 1024 / s / 1e9;
+}
+
+models::HFConfig read_config(const std::string& path) {
+  std::ifstream in(path);
+  PTLAB_CHECK(in.good(), "ptlab bench train: cannot read config file {}", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return models::HFConfig(nlohmann::json::parse(text.str()), path);
+  } catch (const nlohmann::json::parse_error& e) {
+    PTLAB_FAIL("{} is not valid JSON: {}", path, e.what());
+  }
+}
+
+int run_bench_train(const std::vector<std::string>& args) {
+  if (wants_help(args)) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  OptionParser opts("ptlab bench train", {"--random", "--json"},
+                    {"--config", "--batch", "--seq", "--prompt", "--objective", "--steps", "--warmup", "--threads"});
+  opts.parse(args);
+  const int64_t batch = opts.get_int("--batch", 8), len = opts.get_int("--seq", 128), n = opts.get_int("--prompt", 20);
+  const int64_t steps = opts.get_int("--steps", 5), warmup = opts.get_int("--warmup", 1);
+  const std::string objective = opts.get("--objective", "lm");
+  PTLAB_CHECK(batch > 0 && len > 1 && n > 0 && steps > 0 && warmup >= 0,
+              "ptlab bench train: --batch, --prompt and --steps must be > 0, --seq > 1, --warmup >= 0");
+  PTLAB_CHECK(objective == "lm" || objective == "classify",
+              "ptlab bench train: --objective is lm or classify, got '{}'", objective);
+  const int threads = configure_threads(static_cast<int>(opts.get_int("--threads", 0)), 1);
+
+  std::shared_ptr<models::Backbone> model;
+  std::string source;
+  if (opts.has("--config")) {
+    model = models::random_backbone(read_config(*opts.get("--config")), {});
+    source = *opts.get("--config") + " (random weights)";
+  } else {
+    opts.expect_positional(1, "one model directory (or --config FILE)");
+    const std::string dir = opts.positional()[0];
+    model = opts.flag("--random") ? models::random_backbone(models::HFConfig::load(dir), {}) : models::load_backbone(dir);
+    source = dir + (opts.flag("--random") ? " (random weights)" : "");
+  }
+  const auto& info = model->info();
+  PTLAB_CHECK(!info.is_encoder_decoder, "ptlab bench train: encoder-decoder models are not benchmarked here yet");
+  PTLAB_CHECK(info.max_positions == 0 || n + len <= info.max_positions,
+              "ptlab bench train: --prompt {} + --seq {} exceeds the model's {} positions", n, len, info.max_positions);
+  model->set_trainable(false);
+  model->eval();
+  const double gflops = matmul_gflops();
+
+  at::manual_seed(0);
+  at::Tensor ids = at::randint(0, info.vocab_size, {batch, len}, at::kLong);  // [B, T]
+  at::Tensor prompt = (at::randn({n, info.hidden_size}) * 0.5).requires_grad_(true);  // [n, d]
+  train::OptimizerConfig optim;
+  optim.lr = 1e-3;
+  auto optimizer = train::make_optimizer(optim, {{"prompt", prompt}});
+  at::Tensor labels = at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
+  at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);                          // 2 label words
+  at::Tensor last = at::full({batch, 1}, n + len - 1, at::kLong);                               // [B, 1]
+  at::Tensor targets = at::zeros({batch}, at::kLong);
+
+  auto step = [&] {
+    models::BackboneInput in;
+    in.inputs_embeds = at::cat({prompt.unsqueeze(0).expand({batch, n, info.hidden_size}), model->embed(ids)}, 1);
+    at::Tensor loss;
+    if (objective == "lm") {
+      loss = tasks::causal_lm_loss(model->forward(in).logits, labels);
+    } else {
+      in.logits.mode = models::LogitsRequest::Mode::kPositions;
+      in.logits.positions = last;
+      in.logits.vocab_rows = rows;
+      auto logits = model->forward(in).logits.view({batch, 2});  // [B, 2]
+      loss = at::cross_entropy_loss(logits, targets);
+    }
+    loss.backward();
+    train::clip_grad_norm({prompt}, 1.0);
+    optimizer->step();
+    optimizer->zero_grad();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step();
+  std::vector<double> times;
+  for (int64_t i = 0; i < steps; ++i) {
+    auto start = Clock::now();
+    step();
+    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  const double real_tps = batch * len / median;
+  const double all_tps = batch * (len + n) / median;
+  const double weights = static_cast<double>(info.num_parameters - info.num_embedding_parameters);
+  const double limit = gflops * 1e9 / (4.0 * weights);  // real+virtual tokens/s at the compute limit
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  const double rss_mib = usage.ru_maxrss / 1024.0;
+
+  if (opts.flag("--json")) {
+    nlohmann::ordered_json j = {{"model", source},        {"family", info.family},     {"parameters", info.num_parameters},
+                                {"threads", threads},     {"batch", batch},            {"seq", len},
+                                {"prompt", n},            {"objective", objective},    {"step_ms", median * 1e3},
+                                {"tokens_per_s", real_tps}, {"tokens_per_s_with_virtual", all_tps},
+                                {"matmul_gflops", gflops}, {"limit_tokens_per_s_with_virtual", limit},
+                                {"share_of_limit", all_tps / limit}, {"peak_rss_mib", rss_mib}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("model      %s (%s, %lld parameters, %.0f non-embedding)\n", source.c_str(), info.family.c_str(),
+              static_cast<long long>(info.num_parameters), weights);
+  std::printf("step       batch %lld x seq %lld + %lld virtual tokens, objective %s, %d threads; median of %lld\n",
+              static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n), objective.c_str(),
+              threads, static_cast<long long>(steps));
+  std::printf("time       %.1f ms/step\n", median * 1e3);
+  std::printf("tokens/s   %.0f real, %.0f with virtual tokens\n", real_tps, all_tps);
+  std::printf("limit      %.0f tokens/s with virtual (matmul %.1f GFLOP/s / 4 FLOPs per weight): %.0f%% of it\n", limit,
+              gflops, 100.0 * all_tps / limit);
+  std::printf("peak RSS   %.0f MiB\n", rss_mib);
+  return 0;
+}
+
+}  // namespace
+
+// `ptlab bench train` is reached through `ptlab bench` (bench_command.cpp).
+int run_bench_train_command(const std::vector<std::string>& args) { return run_bench_train(args); }
+
+}  // namespace ptlab::launchers

@@ -1,0 +1,30 @@
+#include "methods/builtin_methods.h"
+
+#include "methods/baselines/full_finetune.h"
+#include "methods/baselines/linear_head.h"
+#include "methods/baselines/pretrain.h"
+#include "methods/baselines/zero_shot.h"
+#include "methods/method.h"
+#include "methods/prompt_tuning/prompt_tuning.h"
+
+#include <mutex>
+
+namespace ptlab::methods {
+
+void register_builtin_methods() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Registry<MethodEntry>& registry = method_registry();
+    registry.add("prompt_tuning", "Lester et al. 2021 / PEFT: n trained input embeddings at the template's soft slots",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                   return std::make_unique<PromptTuning>(PromptTuningConfig::decode(reader), context);
+                 }});
+    registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
+    registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});
+    registry.add("linear_head", "a trained Linear(d, C) head on the frozen backbone (linear probing)",
+                 {&LinearHeadMethod::make});
+    registry.add("pretrain", "trains every backbone weight on a language-modelling (lm) task", {&Pretrain::make});
+  });
+}
+
+}  // namespace ptlab::methods

@@ -1,0 +1,109 @@
+#include "methods/method.h"
+
+#include "framework/core/error.h"
+#include "framework/core/suggest.h"
+#include "framework/io/safetensors.h"
+
+#include <filesystem>
+
+#include <ATen/core/grad_mode.h>
+
+#include <set>
+
+namespace ptlab::methods {
+namespace {
+
+std::string shape_text(at::IntArrayRef shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+std::vector<std::string> names_of(const std::map<std::string, at::Tensor>& state) {
+  std::vector<std::string> out;
+  for (const auto& [name, tensor] : state) out.push_back(name);
+  return out;
+}
+
+}  // namespace
+
+NamedTensors Method::trainable_parameters() {
+  NamedTensors out;
+  for (const auto& item : named_parameters(/*recurse=*/true)) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+std::map<std::string, at::Tensor> Method::export_state() {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [name, tensor] : trainable_parameters()) out.emplace(name, tensor.detach().clone());
+  return out;
+}
+
+void Method::import_state(const std::map<std::string, at::Tensor>& state, const std::string& where) {
+  const NamedTensors params = trainable_parameters();
+  // Check everything first, so that a bad file changes nothing.
+  std::set<std::string> expected;
+  for (const auto& [name, param] : params) {
+    expected.insert(name);
+    auto it = state.find(name);
+    PTLAB_CHECK(it != state.end(), "{}: no tensor '{}' for method {}{}; it holds: {}", where, name, this->name(),
+                did_you_mean(name, names_of(state)), state.empty() ? "nothing" : join_names(names_of(state)));
+    PTLAB_CHECK(it->second.defined() && it->second.is_floating_point(),
+                "{}: tensor '{}' must be a floating-point tensor", where, name);
+    PTLAB_CHECK(it->second.sizes() == param.sizes(), "{}: tensor '{}' has shape {}, but method {} needs {}", where,
+                name, shape_text(it->second.sizes()), this->name(), shape_text(param.sizes()));
+  }
+  for (const auto& [name, tensor] : state) {
+    PTLAB_CHECK(expected.count(name) > 0, "{}: tensor '{}' is not a parameter of method {}{}; it has: {}", where, name,
+                this->name(), did_you_mean(name, std::vector<std::string>(expected.begin(), expected.end())),
+                expected.empty() ? "none" : join_names(std::vector<std::string>(expected.begin(), expected.end())));
+  }
+  at::NoGradGuard no_grad;
+  for (const auto& [name, param] : params) param.copy_(state.at(name));  // dtype and device converted
+}
+
+Registry<MethodEntry>& method_registry() {
+  static Registry<MethodEntry> registry("method");
+  return registry;
+}
+
+std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& context) {
+  register_builtin_methods();
+  const std::string name = reader.require<std::string>("name");
+  const MethodEntry* entry = nullptr;
+  try {
+    entry = &method_registry().get(name);
+  } catch (const Error& e) {
+    PTLAB_FAIL("{}: {}", reader.key_path("name"), e.what());  // the registry's did-you-mean and known names
+  }
+  std::unique_ptr<Method> method = entry->make(reader, context);
+  PTLAB_ASSERT(method != nullptr, "method factory '{}' returned nothing", name);
+  reader.finish();  // the factory decoded its keys; anything left is unknown
+  return method;
+}
+
+models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids) {
+  PTLAB_ASSERT(batch.input_ids.defined(), "batch_input of an empty batch");
+  const at::Device device = backbone.device();
+  models::BackboneInput input;
+  if (with_ids) input.input_ids = batch.input_ids.to(device);                                  // [B, T]
+  if (batch.attention_mask.defined()) input.attention_mask = batch.attention_mask.to(device);  // [B, T]
+  // Token types mean something to BERT only (T5 rejects them; decoder-only models have none).
+  if (backbone.info().family == "bert" && batch.token_type_ids.defined())
+    input.token_type_ids = batch.token_type_ids.to(device);  // [B, T]
+  if (backbone.info().is_encoder_decoder) {
+    if (batch.decoder_input_ids.defined()) input.decoder_input_ids = batch.decoder_input_ids.to(device);  // [B, T_dec]
+    if (batch.decoder_attention_mask.defined())
+      input.decoder_attention_mask = batch.decoder_attention_mask.to(device);  // [B, T_dec]
+  }
+  return input;
+}
+
+void Method::load_state(const std::string& path) {
+  PTLAB_CHECK(std::filesystem::is_regular_file(path),
+              "method {}: cannot load state from {}: not a file (expected a prompt.safetensors written by ptlab train)",
+              name(), path);
+  import_state(io::load_safetensors(path), path);
+}
+
+}  // namespace ptlab::methods

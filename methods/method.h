@@ -1,0 +1,112 @@
+// Method: a soft-prompt method (or a baseline) as the trainer sees it — its trainable parameters, their
+// initialisation, and `Batch -> BackboneInput` (DESIGN.md, hook points). A method never edits the backbone
+// and the backbone never knows which method runs; the trainer knows nothing method-specific.
+//
+//   method:                     # configs/method/<name>.yaml; `name` picks the registry entry
+//     name: prompt_tuning
+//     ...                       # the method's own keys, decoded by its factory (unknown keys are Errors)
+//
+// Adding a method: one folder methods/<name>/ with its config struct and a subclass of Method, one YAML
+// under configs/method/, one test, and one line in register_builtin_methods() (methods/builtin_methods.cpp).
+#pragma once
+
+#include "framework/config/reader.h"
+#include "framework/core/registry.h"
+#include "framework/models/backbone.h"
+#include "framework/text/tokenizer.h"
+#include "tasks/batch.h"
+#include "tasks/linear_head.h"
+#include "tasks/task.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ptlab::methods {
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+/// What a method is built for. References must outlive the method.
+struct MethodContext {
+  models::Backbone& backbone;
+  const text::Tokenizer& tokenizer;
+  const tasks::Task& task;
+  uint64_t seed = 0;  ///< the run's seed: every rank draws the same initial parameters from it
+};
+
+class Method : public torch::nn::Module {
+ public:
+  ~Method() override = default;
+
+  /// The registry name ("prompt_tuning").
+  virtual std::string name() const = 0;
+
+  /// Virtual tokens this method needs at the front of every example when the task template has no
+  /// {soft:N} slot (0: none). The trainer prepends them (tasks::prepend_soft_tokens) before collating.
+  virtual int64_t front_soft_tokens(const tasks::Template& tmpl) const { return 0; }
+
+  /// Whether there is anything to train (zero_shot: no — the trainer only evaluates).
+  virtual bool trains() const { return true; }
+  /// Whether the backbone's own weights train (full fine-tuning, pretraining). The trainer then
+  /// unfreezes it and puts it in train mode.
+  virtual bool trains_backbone() const { return false; }
+
+  /// The parameters the optimizer updates, with stable names (checkpoints and all-reduce order use
+  /// them). Default: this module's own parameters, by their registered names.
+  virtual NamedTensors trainable_parameters();
+
+  /// Builds the backbone input for `batch` (hook points 1 and 2): virtual tokens placed at
+  /// batch.soft_positions, the attention mask, layer prefixes. The logits request is left to the task's
+  /// objective.
+  virtual models::BackboneInput prompt(const tasks::Batch& batch) = 0;
+
+  /// A classification head the method trains with its parameters (linear_head / P-Tuning v2), or
+  /// nullptr: the objective then scores with the task's verbalizer.
+  virtual tasks::LinearHeadImpl* head() { return nullptr; }
+
+  /// The state that defines the trained method, for `prompt.safetensors` and transfer (`file` inits):
+  /// name -> tensor. Default: trainable_parameters() (detached copies).
+  virtual std::map<std::string, at::Tensor> export_state();
+  /// Loads what export_state() wrote; a missing or mis-shaped tensor is an Error naming it and `where`.
+  virtual void import_state(const std::map<std::string, at::Tensor>& state, const std::string& where);
+
+  /// Writes the method's interchange formats into the run directory `dir`, besides the trainer's
+  /// prompt.safetensors (prompt_tuning: a PEFT adapter in dir/adapter, loadable by PEFT). Default: nothing.
+  virtual void save_exports(const std::string& dir) { (void)dir; }
+
+  /// Loads the state `path` names — a file this method's export_state() wrote (prompt.safetensors), or a
+  /// format save_exports() writes (a PEFT adapter directory) — for `ptlab eval` and transfer. Default:
+  /// a safetensors file through import_state().
+  virtual void load_state(const std::string& path);
+};
+
+/// A registry entry: how to build the method from its `method:` config.
+/// (The one-line description for `ptlab list methods` is the registry's.)
+struct MethodEntry {
+  std::function<std::unique_ptr<Method>(config::Reader reader, const MethodContext& context)> make;
+};
+
+/// The method registry; register_builtin_methods() fills it once.
+Registry<MethodEntry>& method_registry();
+
+/// Registers the built-in methods (once; thread safe).
+void register_builtin_methods();
+
+/// Builds the method the `method:` mapping at `reader` names (`name` key). An unknown name is an Error
+/// listing the registered ones and the closest. The factory's Reader::finish() reports unknown keys.
+std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& context);
+
+/// The parts of a backbone input every method takes from the batch as they are, on the backbone's
+/// device: attention_mask [B, T], token_type_ids (BERT only: T5 rejects them, decoder-only models have
+/// none), and for encoder-decoder models the decoder's input ids and mask. With `with_ids` also
+/// input_ids [B, T] (methods that place no virtual tokens); without, the caller sets inputs_embeds.
+models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids);
+
+}  // namespace ptlab::methods

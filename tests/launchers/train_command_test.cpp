@@ -1,0 +1,136 @@
+// `ptlab train` / `ptlab eval` end to end on stories260K + SST-2 from ../shared: the run directory's files,
+// eval of a saved run, resume after SIGTERM, and the bad inputs of issue 5 — each one line on stderr, exit 2.
+#include "tests/launchers/train_support.h"
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+namespace ptlab::launchers {
+namespace {
+
+using namespace ptlab::launchers::testing;
+using models::testing::TempDir;
+namespace fs = std::filesystem;
+
+TEST(TrainCommand, WritesTheRunDirectoryAndEvalReproducesIt) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  Result r = ptlab("train " + base_args(run) + " trainer.max_steps=4 trainer.eval_every=2 trainer.log_every=1", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"config.yaml", "overrides.yaml", "metrics.h5", "metrics.jsonl", "summary.json",
+                        "prompt.safetensors", "checkpoint.safetensors", "adapter/adapter_config.json",
+                        "adapter/adapter_model.safetensors"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  }
+  auto summary = read_json(run + "/summary.json");
+  EXPECT_EQ(summary["status"], "completed");
+  EXPECT_EQ(summary["steps"], 4);
+  EXPECT_EQ(summary["trainable_parameters"], 4 * 64);
+  // Four train rows (log_every 1) and evaluations at steps 2 and 4, in both logs.
+  EXPECT_EQ(series_length(run + "/metrics.h5", "/metrics/train/loss/value"), 4);
+  EXPECT_EQ(series_length(run + "/metrics.h5", "/metrics/eval/accuracy/step"), 2);
+  EXPECT_EQ(series_length(run + "/metrics.h5", "/metrics/test/accuracy/value"), 1);
+  std::ifstream jsonl(run + "/metrics.jsonl");
+  int train_rows = 0, eval_rows = 0;
+  for (std::string line; std::getline(jsonl, line);) {
+    auto j = nlohmann::json::parse(line);
+    train_rows += j["split"] == "train";
+    eval_rows += j["split"] == "eval";
+  }
+  EXPECT_EQ(train_rows, 4);
+  EXPECT_EQ(eval_rows, 2);
+  EXPECT_EQ(prompt_of(run).sizes(), (std::vector<int64_t>{4, 64}));
+
+  // `ptlab eval --from` the run gives the dev accuracy the trainer selected (restore_best).
+  Result e = ptlab("eval " + base_args(dir.sub("eval")) + " --split dev --from " + run, dir);
+  ASSERT_EQ(e.code, 0) << e.err;
+  const double best = summary["best/eval/accuracy"].get<double>();
+  EXPECT_NE(e.out.find(fmt_args({"accuracy", fmt_fixed(best)})), std::string::npos) << e.out << " best " << best;
+}
+
+TEST(TrainCommand, ResumeAfterSigtermEqualsAnUninterruptedRun) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string args = " trainer.max_steps=300 trainer.eval_every=0 trainer.log_every=1 trainer.progress=false";
+  const std::string straight = dir.sub("straight");
+  ASSERT_EQ(ptlab("train " + base_args(straight) + args, dir).code, 0);
+
+  // Start the same run, stop it with SIGTERM once it has logged a few steps, then resume it.
+  const std::string interrupted = dir.sub("interrupted");
+  const std::string command = "exec env OMP_WAIT_POLICY=PASSIVE " + std::string(PTLAB_BINARY) + " train " +
+                              base_args(interrupted) + args + " >/dev/null 2>" + dir.sub("first.err");
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  int lines = 0;
+  while (lines < 5 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::ifstream in(interrupted + "/metrics.jsonl");
+    lines = 0;
+    for (std::string line; std::getline(in, line);) ++lines;
+  }
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  auto first = read_json(interrupted + "/summary.json");
+  ASSERT_EQ(first["status"], "stopped") << "the run finished before SIGTERM arrived; the test proves nothing";
+  ASSERT_LT(first.value("steps", 300), 300);
+
+  Result resumed = ptlab("train " + base_args(interrupted) + args + " trainer.resume=true", dir);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_EQ(read_json(interrupted + "/summary.json")["status"], "completed");
+  EXPECT_TRUE(at::equal(prompt_of(straight), prompt_of(interrupted)))
+      << "max |diff| " << (prompt_of(straight) - prompt_of(interrupted)).abs().max().item<double>();
+  // The resumed log continues the interrupted one without repeating steps.
+  EXPECT_EQ(series_length(interrupted + "/metrics.h5", "/metrics/train/loss/step"), 300);
+}
+
+TEST(TrainCommand, BadInputsAreOneLineErrors) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  expect_one_line_error(ptlab("train " + base_args(run) + " method.name=promt_tuning", dir), "prompt_tuning");
+  expect_one_line_error(ptlab("train " + base_args(run) + " method.length=0", dir), "method.length");
+  expect_one_line_error(ptlab("train " + base_args(run) + " method.length=100000", dir), "512 positions");
+  expect_one_line_error(ptlab("train " + base_args(run) + " method.init=text method.init_text=''", dir), "init_text");
+  dir.write("file", "x");
+  expect_one_line_error(ptlab("train " + base_args(dir.sub("file") + "/run") + " trainer.max_steps=1", dir),
+                        "run directory");
+  // A finished run's directory is not silently overwritten; a checkpoint of another setup is not resumed.
+  const std::string done = dir.sub("done");
+  Result first = ptlab("train " + base_args(done) + " trainer.max_steps=1 trainer.eval_every=0", dir);
+  ASSERT_EQ(first.code, 0) << first.err;
+  expect_one_line_error(ptlab("train " + base_args(done) + " trainer.max_steps=1", dir), "trainer.resume=true");
+  expect_one_line_error(ptlab("train " + base_args(done) + " method.length=6 trainer.max_steps=2 trainer.resume=true", dir),
+                        "different run setup");
+}
+
+TEST(TrainCommand, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  Result r = ptlab("train " + base_args(run) +
+                       " trainer.max_steps=50 trainer.eval_every=0 trainer.checkpoint_every=1 trainer.max_grad_norm=0"
+                       " trainer.optimizer.lr=3e38 trainer.optimizer.name=adamw trainer.schedule.name=linear"
+                       " trainer.schedule.warmup_steps=10",  // step 0 moves nothing: its checkpoint is good
+                   dir);
+  // The run logged its start; the failure is the last line, one line.
+  EXPECT_EQ(r.code, 2) << r.err;
+  const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  EXPECT_EQ(last.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_NE(last.find("stopping"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checkpoint.safetensors"), std::string::npos) << r.err;
+  ASSERT_TRUE(fs::exists(run + "/checkpoint.safetensors"));
+  EXPECT_EQ(read_json(run + "/summary.json")["status"], "failed");
+}
+
+
+}  // namespace
+}  // namespace ptlab::launchers
