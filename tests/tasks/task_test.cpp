@@ -27,7 +27,7 @@ TaskConfig decode(const std::string& yaml) {
 
 // The real task config `name` composed with the real configs/ (paths.shared pointing at ../shared).
 TaskConfig real_task(const std::string& name, std::vector<std::string> overrides = {}) {
-  overrides.insert(overrides.begin(), "+task=" + name);
+  overrides.insert(overrides.begin(), "task=" + name);  // configs/config.yaml lists `task: null`
   overrides.push_back(std::string("paths.shared=") + PTLAB_SHARED_DIR);
   config::Composed composed =
       config::compose(config::ComposeOptions{std::string(PTLAB_SOURCE_DIR) + "/configs"}, overrides);
