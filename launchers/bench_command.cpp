@@ -77,16 +77,6 @@ void keep_freed_memory() {
 // Waits for the device to finish (reading one value back); a no-op cost on CPU.
 void sync(const at::Tensor& t) { t.reshape({-1}).narrow(0, 0, 1).to(at::kCPU); }
 
-double matmul_gflops(at::Device device) {
-  const int64_t n = 1024;
-  auto opts = at::TensorOptions().device(device);
-  at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts), c = at::empty({n, n}, opts);
-  const double seconds = median_seconds(1, 5, [&] {
-    at::mm_out(c, a, b);
-    sync(c);
-  });
-  return 2.0 * n * n * n / seconds / 1e9;
-}
 
 // The 1-minute load average: other processes competing for the cores make every number here lower.
 double load_average() {
@@ -104,9 +94,24 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+
+}  // namespace
+
+// Shared with `ptlab bench train` (bench_train_command.cpp).
+double matmul_gflops(at::Device device) {
+  const int64_t n = 1024;
+  auto opts = at::TensorOptions().device(device);
+  at::Tensor a = at::randn({n, n}, opts), b = at::randn({n, n}, opts), c = at::empty({n, n}, opts);
+  const double seconds = median_seconds(1, 5, [&] {
+    at::mm_out(c, a, b);
+    sync(c);
+  });
+  return 2.0 * n * n * n / seconds / 1e9;
+}
+
 models::HFConfig read_config(const std::string& path) {
   std::ifstream in(path);
-  PTLAB_CHECK(in.good(), "ptlab bench model: cannot read config file {}", path);
+  PTLAB_CHECK(in.good(), "ptlab bench: cannot read config file {}", path);
   std::stringstream text;
   text << in.rdbuf();
   try {
@@ -115,6 +120,8 @@ models::HFConfig read_config(const std::string& path) {
     PTLAB_FAIL("{} is not valid JSON: {}", path, e.what());
   }
 }
+
+namespace {
 
 std::string with_commas(double value) {
   std::string s = std::to_string(static_cast<int64_t>(value + 0.5)), out;

@@ -28,6 +28,11 @@
 #include <vector>
 
 namespace ptlab::launchers {
+
+// bench_command.cpp: the fp32 1024^3 matmul rate, and a config.json read for --config.
+double matmul_gflops(at::Device device);
+models::HFConfig read_config(const std::string& path);
+
 namespace {
 
 constexpr const char* kHelp =
@@ -47,28 +52,6 @@ constexpr const char* kHelp =
     "--threads N    intra-op threads (default: all cores); --json: one JSON object\n";
 
 using Clock = std::chrono::steady_clock;
-
-double matmul_gflops() {
-  auto a = at::randn({1024, 1024}), b = at::randn({1024, 1024});
-  at::mm(a, b);
-  auto start = Clock::now();
-  const int reps = 8;
-  for (int i = 0; i < reps; ++i) at::mm(a, b);
-  const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  return reps * 2.0 * 1024 * 1024 * 1024 / s / 1e9;
-}
-
-models::HFConfig read_config(const std::string& path) {
-  std::ifstream in(path);
-  PTLAB_CHECK(in.good(), "ptlab bench train: cannot read config file {}", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return models::HFConfig(nlohmann::json::parse(text.str()), path);
-  } catch (const nlohmann::json::parse_error& e) {
-    PTLAB_FAIL("{} is not valid JSON: {}", path, e.what());
-  }
-}
 
 int run_bench_train(const std::vector<std::string>& args) {
   if (wants_help(args)) {
@@ -104,7 +87,7 @@ int run_bench_train(const std::vector<std::string>& args) {
               "ptlab bench train: --prompt {} + --seq {} exceeds the model's {} positions", n, len, info.max_positions);
   model->set_trainable(false);
   model->eval();
-  const double gflops = matmul_gflops();
+  const double gflops = matmul_gflops(at::kCPU);
 
   at::manual_seed(0);
   at::Tensor ids = at::randint(0, info.vocab_size, {batch, len}, at::kLong);  // [B, T]
