@@ -1,17 +1,20 @@
-# FindNCCL — NCCL ships no CMake config. Looks in NCCL_ROOT, $NCCL_ROOT, $NCCL_HOME, the CUDA toolkit,
-# and pip's nvidia-nccl wheel (site-packages/nvidia/nccl, as pip PyTorch installs it).
+# FindNCCL — NCCL ships no CMake config. Looks first in the nvidia-nccl wheel next to LibTorch's torch wheel
+# (site-packages/nvidia/nccl: the libnccl.so.2 that libtorch_cuda itself loads, so one NCCL is in the
+# process), then NCCL_ROOT, $NCCL_ROOT, $NCCL_HOME and the CUDA toolkit.
 # Defines NCCL_FOUND, NCCL_INCLUDE_DIR, NCCL_LIBRARY, NCCL_VERSION and the imported target NCCL::NCCL.
-set(_nccl_hints ${NCCL_ROOT} $ENV{NCCL_ROOT} $ENV{NCCL_HOME} $ENV{CUDA_HOME} /usr/local/cuda)
-find_package(Python3 QUIET COMPONENTS Interpreter)
-if(Python3_FOUND)
-  execute_process(COMMAND ${Python3_EXECUTABLE} -c "import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__))"
+set(_nccl_hints)
+if(PTLAB_PYTHON)
+  execute_process(COMMAND ${PTLAB_PYTHON} -c "import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])"
                   OUTPUT_VARIABLE _nccl_pip OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(_nccl_pip)
     list(APPEND _nccl_hints ${_nccl_pip})
   endif()
 endif()
-find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} PATH_SUFFIXES include)
-find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_hints} PATH_SUFFIXES lib lib64)
+list(APPEND _nccl_hints ${NCCL_ROOT} $ENV{NCCL_ROOT} $ENV{NCCL_HOME} $ENV{CUDA_HOME} /usr/local/cuda)
+find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints} PATH_SUFFIXES include NO_DEFAULT_PATH)
+find_path(NCCL_INCLUDE_DIR nccl.h PATH_SUFFIXES include)
+find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR HINTS ${_nccl_hints} PATH_SUFFIXES lib lib64 NO_DEFAULT_PATH)
+find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 PATH_SUFFIXES lib lib64)
 if(NCCL_INCLUDE_DIR AND EXISTS "${NCCL_INCLUDE_DIR}/nccl.h")
   file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _nccl_major REGEX "^#define NCCL_MAJOR")
   file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _nccl_minor REGEX "^#define NCCL_MINOR")

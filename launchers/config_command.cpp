@@ -20,7 +20,7 @@ constexpr const char* kHelp =
     "Composes the config (configs/config.yaml, its defaults list and the overrides) and prints it as YAML.\n"
     "\n"
     "--unresolved      keep ${...} interpolations and ??? as written (no resolution, no missing-value check)\n"
-    "--config-dir DIR  the config directory (default: $PTLAB_CONFIG_DIR, else ./configs)\n"
+    "--config-dir DIR  the config directory (default: $PTLAB_CONFIG_DIR, else ./configs over the built-in configs)\n"
     "-h, --help        this message\n"
     "\n"
     "overrides (Hydra's grammar): group=option  +group=option  ~group  a.b=value  +a.b=value  ++a.b=value\n"

@@ -41,7 +41,7 @@ const char* const kDataShowHelp =
     "split=NAME         the split to print examples of (default train)\n"
     "--tokenizer PATH   count lengths in this tokenizer's tokens\n"
     "--no-render        print the raw examples only (no model or tokenizer is loaded for rendering)\n"
-    "--config-dir DIR   the config directory (default: $PTLAB_CONFIG_DIR, else ./configs)\n"
+    "--config-dir DIR   the config directory (default: $PTLAB_CONFIG_DIR, else ./configs over the built-in configs)\n"
     "overrides          Hydra overrides, e.g. task.data.limit=100 task.data.few_shot.k=16\n"
     "examples:\n"
     "  ptlab data show task=sst2\n"
@@ -59,7 +59,7 @@ std::string task_override(const std::string& config_dir, const std::string& task
 
 /// The first comment line of the task file (its description), without "# " and a leading "NAME: ".
 std::string task_description(const std::string& config_dir, const std::string& task) {
-  std::ifstream in(config_dir + "/task/" + task + ".yaml");
+  std::ifstream in(config::config_file_path(config_dir, "task/" + task));
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("#", 0) != 0) break;

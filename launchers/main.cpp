@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace ptlab::launchers {
+int print_version();  // version_command.cpp
+}  // namespace ptlab::launchers
+
 namespace {
 
 void print_usage() {
@@ -21,7 +25,9 @@ void print_usage() {
   for (const auto& name : table.names()) std::printf("  %-10s %s\n", name.c_str(), table.description(name).c_str());
   std::printf(
       "\noverrides use Hydra's grammar: group=option, a.b=value, +a.b=value, ++a.b=value, ~a.b\n"
-      "configs are read from ./configs (or $PTLAB_CONFIG_DIR)\n");
+      "configs: ptlab's built-in configs, overlaid by ./configs when the working directory has one (a task/x.yaml\n"
+      "there joins the task group); $PTLAB_CONFIG_DIR or --config-dir replace that search path ('a:b' lists several)\n"
+      "ptlab --version: version, commit, LibTorch, CUDA / NCCL / MPI and thread settings\n");
 }
 
 }  // namespace
@@ -38,10 +44,7 @@ int main(int argc, char** argv) {
       print_usage();
       return args.empty() ? 2 : 0;
     }
-    if (args[0] == "--version") {
-      std::printf("ptlab %s\n", PTLAB_VERSION);
-      return 0;
-    }
+    if (args[0] == "--version" || args[0] == "version") return ptlab::launchers::print_version();
     const auto& command = ptlab::launchers::commands().get(args[0]);
     return command.run(std::vector<std::string>(args.begin() + 1, args.end()));
   } catch (const ptlab::Error& e) {

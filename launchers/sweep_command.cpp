@@ -23,7 +23,7 @@ constexpr const char* kHelp =
     "\n"
     "--dry-run         list and validate the trials (running sweeps is not built yet)\n"
     "-m, --multirun    expand sweeps (implied by `ptlab sweep`; accepted for Hydra habits)\n"
-    "--config-dir DIR  the config directory (default: $PTLAB_CONFIG_DIR, else ./configs)\n"
+    "--config-dir DIR  the config directory (default: $PTLAB_CONFIG_DIR, else ./configs over the built-in configs)\n"
     "-h, --help        this message\n"
     "\n"
     "sweeps: a=1,2,3  a=choice(x,y)  a=range(0,10,2)  a=range(0,1,0.25)  model=glob(*, exclude=big*)\n"

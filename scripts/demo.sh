@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh default
+bash scripts/build.sh default ptlab   # only the CLI: the tests are built by scripts/test.sh
 exec build/launchers/ptlab demo "$@"

@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# Installs every Debian package ptlab needs to build, test and run. Idempotent and non-interactive:
-# packages already present are not touched, and `apt-get update` runs only when something is missing.
-# Also makes sure the system BLAS is OpenBLAS: Debian's LibTorch on the reference BLAS is ~14x slower.
-# On a system without apt/dpkg it prints what to install and exits 0, so the build can still try.
+# Installs everything ptlab needs to build, test and run. Idempotent and non-interactive.
+#
+# 1. Debian packages (only the missing ones; `apt-get update` only when something is missing).
+# 2. LibTorch: the one inside PyPI's `torch` wheel, pinned in scripts/requirements.txt, installed into a
+#    virtual environment the project owns: $PTLAB_VENV, default <repo>/.venv (never the system Python).
+#    CMake finds it there through torch.utils.cmake_prefix_path (see CMakeLists.txt). The wheel is the
+#    CUDA-enabled one: the same build runs on CPU here and on a GPU machine.
+#
+# Usage: scripts/setup.sh [--bench]   (--bench also installs bench/requirements.txt: transformers + peft,
+#                                      the reference peer of `bench/side_by_side.sh`; never a test dependency)
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_bench=0
+for a in "$@"; do
+  case "$a" in
+    --bench) with_bench=1 ;;
+    *) echo "ptlab setup: unknown option '$a' (expected: --bench)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp
+  python3 python3-venv
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
   libhdf5-dev hdf5-tools
@@ -15,53 +30,78 @@ packages=(
   libgtest-dev libgmock-dev
 )
 
+# ---- 1. Debian packages ------------------------------------------------------------------------------
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "ptlab setup: this is not a Debian-like system (no apt-get/dpkg); install these equivalents yourself:" >&2
   echo "  ${packages[*]}" >&2
-  echo "  (LibTorch >= 1.13 with its CMake config, Open MPI, yaml-cpp, fmt, nlohmann-json, HDF5 C/C++," >&2
-  echo "   SentencePiece, PCRE2, ICU, GoogleTest, and an optimised BLAS such as OpenBLAS)" >&2
-  exit 0
-fi
-
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
-done
-
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then
-  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
-    if ((${#missing[@]})); then
+  echo "  (a C++17 compiler, CMake >= 3.18, Open MPI, yaml-cpp, fmt, nlohmann-json, HDF5 C/C++, SentencePiece," >&2
+  echo "   PCRE2, ICU, GoogleTest, Python >= 3.9 with venv; the CUDA toolkit for the torch wheel's CMake config)" >&2
+else
+  missing=()
+  for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  done
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]] && ((${#missing[@]})); then
+    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
       echo "ptlab setup: missing packages (${missing[*]}) and not root, without sudo: install them as root" >&2
       exit 1
     fi
   fi
-fi
-
-if ((${#missing[@]})); then
-  echo "ptlab setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "ptlab setup: all ${#packages[@]} packages present"
-fi
-
-# The BLAS that LibTorch calls through libblas.so.3 must be OpenBLAS.
-arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-for lib in libblas.so.3 liblapack.so.3; do
-  alt="$lib-$arch"
-  want="/usr/lib/$arch/openblas-openmp/$lib"
-  current=$(readlink -f "/etc/alternatives/$alt" 2>/dev/null || true)
-  if [[ -e "$want" && "$current" != "$want" ]]; then
-    echo "ptlab setup: pointing $lib at OpenBLAS (was ${current:-unset})"
-    "${sudo_cmd[@]}" update-alternatives --set "$alt" "$want" >/dev/null
+  if ((${#missing[@]})); then
+    echo "ptlab setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "ptlab setup: all ${#packages[@]} Debian packages present"
   fi
-  current=$(readlink -f "/etc/alternatives/$alt" 2>/dev/null || true)
-  if [[ "$current" != *openblas* ]]; then
-    echo "ptlab setup: error: $lib resolves to '${current:-nothing}', not OpenBLAS; LibTorch would be ~14x slower" >&2
+fi
+
+# ---- 2. the project's Python environment with the pinned torch wheel --------------------------------
+venv=${PTLAB_VENV:-$PWD/.venv}
+python_base=${PTLAB_PYTHON_BASE:-python3}
+if [[ ! -x "$venv/bin/python" ]]; then
+  echo "ptlab setup: creating the virtual environment $venv (from $(command -v "$python_base"))"
+  "$python_base" -m venv "$venv" || {
+    echo "ptlab setup: error: '$python_base -m venv $venv' failed; install python3-venv or set PTLAB_PYTHON_BASE" >&2
+    exit 1
+  }
+fi
+
+# requirements_met FILE: every `name==version` line of FILE is what the venv has installed.
+requirements_met() {
+  "$venv/bin/python" - "$1" <<'EOF'
+import sys
+from importlib import metadata
+for line in open(sys.argv[1]):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    name, _, version = line.partition("==")
+    try:
+        if metadata.version(name.strip()) != version.strip():
+            sys.exit(1)
+    except metadata.PackageNotFoundError:
+        sys.exit(1)
+EOF
+}
+
+install_requirements() {
+  local file=$1
+  if requirements_met "$file"; then
+    echo "ptlab setup: $file already installed in $venv"
+    return
+  fi
+  echo "ptlab setup: installing $file into $venv (the torch wheel with its CUDA libraries is ~4.5 GB)"
+  if ! "$venv/bin/python" -m pip install --disable-pip-version-check -q -r "$file"; then
+    echo "ptlab setup: error: pip could not install $file into $venv — is the Python package index reachable" \
+         "(pip config list; PIP_INDEX_URL)? Or point CMake at an existing LibTorch 2.x with -DTorch_DIR=..." >&2
     exit 1
   fi
-done
-echo "ptlab setup: BLAS is OpenBLAS ($(readlink -f /etc/alternatives/libblas.so.3-$arch))"
+}
+
+install_requirements scripts/requirements.txt
+((with_bench)) && install_requirements bench/requirements.txt
+"$venv/bin/python" -c 'import torch; print("ptlab setup: LibTorch", torch.__version__, "CUDA", torch.version.cuda, "from", torch.utils.cmake_prefix_path)' 2>/dev/null

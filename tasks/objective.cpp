@@ -125,7 +125,7 @@ at::Tensor Objective::loss(const models::BackboneOutput& output, const Batch& ba
     PTLAB_CHECK(batch.token_labels.defined(), "task {}: an lm batch without token labels", task_->name());
     return causal_lm_loss(output.logits, batch.token_labels);
   }
-  auto scores = class_scores(output, batch);  // [B, C]
+  auto scores = class_scores(output, batch).to(at::kFloat);  // [B, C]: the loss in fp32 whatever the backbone dtype
   auto labels = batch.labels.to(scores.device());
   PTLAB_CHECK(labels.ge(0).all().item<bool>(), "task {}: a training example without a label (class -1); training "
               "needs labeled examples", task_->name());
@@ -144,7 +144,7 @@ std::pair<double, int64_t> Objective::score(const models::BackboneOutput& output
     metrics.add_token_loss(nll, count);
     return {nll, count};
   }
-  auto scores = class_scores(output, batch);  // [B, C]
+  auto scores = class_scores(output, batch).to(at::kFloat);  // [B, C]: the loss in fp32 whatever the backbone dtype
   auto predicted = scores.argmax(1).to(at::kCPU);
   std::vector<int64_t> pred(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + predicted.numel());
   auto gold_t = batch.labels.to(at::kCPU).contiguous();

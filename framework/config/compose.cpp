@@ -9,9 +9,11 @@
 #include "framework/core/error.h"
 #include "framework/core/suggest.h"
 
+#include <filesystem>
 #include <cstdlib>
 
 namespace ptlab::config {
+namespace fs = std::filesystem;
 namespace {
 
 // "; did you mean trainer.lr?" with the closest existing key paths, or "".
@@ -89,9 +91,30 @@ void apply_value_override(YAML::Node& root, Origins& origins, const Override& ov
 
 }  // namespace
 
+std::string builtin_config_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // Installed: <prefix>/bin/ptlab next to <prefix>/share/ptlab/configs.
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "ptlab" / "configs";
+    if (fs::is_regular_file(installed / "config.yaml", ec)) return installed.string();
+  }
+#ifdef PTLAB_SOURCE_CONFIG_DIR
+  // A build tree: the configs of the sources it was built from.
+  if (fs::is_regular_file(fs::path(PTLAB_SOURCE_CONFIG_DIR) / "config.yaml", ec)) return PTLAB_SOURCE_CONFIG_DIR;
+#endif
+  return "";
+}
+
 std::string default_config_dir() {
   const char* env = std::getenv("PTLAB_CONFIG_DIR");
-  return env && *env ? std::string(env) : std::string("configs");
+  if (env && *env) return env;
+  std::error_code ec;
+  const std::string builtin = builtin_config_dir();
+  const bool local = fs::is_directory("configs", ec);
+  if (builtin.empty()) return "configs";
+  if (!local || fs::equivalent("configs", builtin, ec)) return builtin;
+  return "configs:" + builtin;  // the working directory's configs overlay the built-in ones
 }
 
 Composed compose(const ComposeOptions& options, const std::vector<std::string>& overrides, bool resolve) {

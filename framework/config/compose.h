@@ -35,7 +35,12 @@ struct Composed {
 /// Composes the config. The result owns its tree: nothing in it aliases another composition.
 Composed compose(const ComposeOptions& options, const std::vector<std::string>& overrides, bool resolve = true);
 
-/// The config directory the CLI uses by default: $PTLAB_CONFIG_DIR when set, else "configs".
+/// ptlab's own configs: <prefix>/share/ptlab/configs next to an installed <prefix>/bin/ptlab, else the
+/// source tree's configs/ of a build tree; "" when neither exists.
+std::string builtin_config_dir();
+
+/// The config search path the CLI uses by default: $PTLAB_CONFIG_DIR when set; else ./configs (when the
+/// working directory has one) followed by the built-in configs, so a user's folder overlays them.
 std::string default_config_dir();
 
 }  // namespace ptlab::config

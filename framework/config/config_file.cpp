@@ -121,10 +121,37 @@ DefaultsEntry parse_entry(const YAML::Node& item, const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> search_path(const std::string& config_dir) {
+  std::vector<std::string> dirs;
+  std::size_t start = 0;
+  while (start <= config_dir.size()) {
+    std::size_t end = config_dir.find(':', start);
+    if (end == std::string::npos) end = config_dir.size();
+    if (end > start) dirs.push_back(config_dir.substr(start, end - start));
+    start = end + 1;
+  }
+  if (dirs.empty()) dirs.push_back("");
+  return dirs;
+}
+
+namespace {
+
+std::string file_in(const std::string& dir, const std::string& config_path) {
+  if (dir.empty()) return config_path + ".yaml";
+  if (dir.back() == '/') return dir + config_path + ".yaml";
+  return dir + "/" + config_path + ".yaml";
+}
+
+}  // namespace
+
 std::string config_file_path(const std::string& config_dir, const std::string& config_path) {
-  if (config_dir.empty()) return config_path + ".yaml";
-  if (config_dir.back() == '/') return config_dir + config_path + ".yaml";
-  return config_dir + "/" + config_path + ".yaml";
+  const auto dirs = search_path(config_dir);
+  std::error_code ec;
+  for (const auto& dir : dirs) {
+    std::string path = file_in(dir, config_path);
+    if (fs::is_regular_file(path, ec)) return path;
+  }
+  return file_in(dirs.front(), config_path);  // none has it: name it where the first directory would hold it
 }
 
 bool config_exists(const std::string& config_dir, const std::string& config_path) {
@@ -135,18 +162,25 @@ bool config_exists(const std::string& config_dir, const std::string& config_path
 bool group_exists(const std::string& config_dir, const std::string& group) {
   if (group.empty() || group.find("..") != std::string::npos) return false;
   std::error_code ec;
-  return fs::is_directory(fs::path(config_dir) / group, ec);
+  for (const auto& dir : search_path(config_dir)) {
+    if (fs::is_directory(fs::path(dir) / group, ec)) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> group_options(const std::string& config_dir, const std::string& group) {
   std::vector<std::string> options;
   if (!group_exists(config_dir, group)) return options;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(fs::path(config_dir) / group, ec)) {
-    if (entry.is_regular_file(ec) && entry.path().extension() == ".yaml")
-      options.push_back(entry.path().stem().string());
+  for (const auto& dir : search_path(config_dir)) {
+    if (!fs::is_directory(fs::path(dir) / group, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(fs::path(dir) / group, ec)) {
+      if (entry.is_regular_file(ec) && entry.path().extension() == ".yaml")
+        options.push_back(entry.path().stem().string());
+    }
   }
   std::sort(options.begin(), options.end());
+  options.erase(std::unique(options.begin(), options.end()), options.end());
   return options;
 }
 

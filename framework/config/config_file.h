@@ -48,17 +48,24 @@ struct ConfigFile {
   YAML::Node content;
 };
 
-/// "<config_dir>/<config_path>.yaml".
+// A `config_dir` is a search path (Hydra's): one directory, or several separated by ':' searched in order,
+// e.g. "./configs:/opt/ptlab/share/ptlab/configs" — a user's folder overlays the built-in configs file by
+// file (their task/mrpc.yaml joins the task group; their config.yaml, if any, replaces the primary).
+
+/// The directories of a search path, in order (one "" for an empty path).
+std::vector<std::string> search_path(const std::string& config_dir);
+
+/// "<dir>/<config_path>.yaml" of the first directory that has the file (of the first directory when none has).
 std::string config_file_path(const std::string& config_dir, const std::string& config_path);
 
-/// Whether "<config_dir>/<config_path>.yaml" is a file.
+/// Whether some directory of the search path has "<config_path>.yaml".
 bool config_exists(const std::string& config_dir, const std::string& config_path);
 
-/// Whether "<config_dir>/<group>" is a directory (a config group).
+/// Whether some directory of the search path has "<group>/" (a config group).
 bool group_exists(const std::string& config_dir, const std::string& group);
 
-/// The options of a config group: its .yaml files without the extension, sorted. Empty when the group
-/// does not exist.
+/// The options of a config group over the whole search path: .yaml files without the extension, sorted,
+/// each name once. Empty when the group does not exist.
 std::vector<std::string> group_options(const std::string& config_dir, const std::string& group);
 
 /// Reads and parses one config file. Errors name the file and, for bad YAML, the line:column; duplicate

@@ -135,8 +135,9 @@ class Builder {
 
   DefaultsList build(const std::string& primary) {
     std::error_code ec;
-    PTLAB_CHECK(std::filesystem::is_directory(dir_, ec),
-                "config directory '{}' does not exist (set $PTLAB_CONFIG_DIR or pass --config-dir)", dir_);
+    bool any = false;
+    for (const auto& dir : search_path(dir_)) any = any || std::filesystem::is_directory(dir, ec);
+    PTLAB_CHECK(any, "config directory '{}' does not exist (set $PTLAB_CONFIG_DIR or pass --config-dir)", dir_);
     Element root;
     root.entry.kind = DefaultsEntry::Kind::kConfig;
     root.entry.name = primary;

@@ -1,4 +1,4 @@
-// The intra-op thread count of LibTorch (and OpenBLAS under it).
+// The intra-op thread count of LibTorch (and the BLAS under it).
 //
 // Debian's LibTorch starts with a single intra-op thread, which wastes every other core. ptlab always
 // sets the count explicitly: `runtime.threads` when it is > 0, otherwise all cores of the node divided by

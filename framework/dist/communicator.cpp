@@ -3,8 +3,12 @@
 #include "framework/core/error.h"
 #include "framework/core/suggest.h"
 #include "framework/dist/local_communicator.h"
+#include "framework/dist/device.h"
 #if PTLAB_WITH_MPI
 #include "framework/dist/mpi_communicator.h"
+#endif
+#if PTLAB_WITH_NCCL
+#include "framework/dist/nccl_communicator.h"
 #endif
 
 #include <cstdlib>
@@ -40,17 +44,42 @@ int launcher_local_size() {
 }
 
 std::vector<std::string> available_backends() {
+  std::vector<std::string> names{"local"};
 #if PTLAB_WITH_MPI
-  return {"local", "mpi"};
-#else
-  return {"local"};
+  names.push_back("mpi");
 #endif
+#if PTLAB_WITH_NCCL
+  names.push_back("nccl");
+#endif
+  return names;
+}
+
+std::vector<std::string> backend_versions() {
+  std::vector<std::string> lines{"local: built in"};
+#if PTLAB_WITH_MPI
+  lines.push_back("mpi: " + mpi_library_version());
+#endif
+#if PTLAB_WITH_NCCL
+  lines.push_back("nccl: " + nccl_library_version());
+#endif
+  return lines;
 }
 
 std::unique_ptr<Communicator> make_communicator(const std::string& backend) {
   auto known = available_backends();
   known.insert(known.begin(), "auto");
   if (backend == "local") return std::make_unique<LocalCommunicator>();
+#if PTLAB_WITH_NCCL
+  if (backend == "nccl") {
+    PTLAB_CHECK(cuda_device_count() > 0,
+                "runtime.backend=nccl needs a CUDA device, and none is visible here; use runtime.backend=auto or mpi");
+    return std::make_unique<NcclCommunicator>(std::make_unique<MpiCommunicator>());
+  }
+  if (backend == "auto" && launcher_world_size() > 1 && cuda_device_count() > 0)
+    return std::make_unique<NcclCommunicator>(std::make_unique<MpiCommunicator>());
+#else
+  PTLAB_CHECK(backend != "nccl", "runtime.backend=nccl, but this ptlab was built without NCCL (PTLAB_WITH_NCCL=OFF)");
+#endif
 #if PTLAB_WITH_MPI
   if (backend == "mpi") return std::make_unique<MpiCommunicator>();
   if (backend == "auto")

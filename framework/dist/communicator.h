@@ -1,9 +1,9 @@
 // Communicator: the collective operations data-parallel training needs, behind one interface.
 //
-// Backends: `local` (one process; every collective is the identity) and `mpi` (CPU tensors over MPI,
-// compiled when PTLAB_WITH_MPI). A build without MPI has the same API — `make_communicator("auto")` then
-// returns the local backend — so everything builds and tests without MPI (flashlight's stub pattern).
-// The NCCL backend (CUDA tensors) joins this interface where PTLAB_WITH_NCCL is set.
+// Backends: `local` (one process; every collective is the identity), `mpi` (CPU tensors over MPI,
+// compiled when PTLAB_WITH_MPI) and `nccl` (CUDA tensors over NCCL, the rest over MPI; compiled when
+// PTLAB_WITH_NCCL). A build without MPI has the same API — `make_communicator("auto")` then returns the
+// local backend — so everything builds and tests without MPI (flashlight's stub pattern).
 //
 // Contract: every collective is called by every rank of the communicator in the same order. A rank that
 // fails calls abort(), which ends the whole job (MPI_Abort) instead of leaving the others waiting.
@@ -28,7 +28,8 @@ class Communicator {
   virtual int local_rank() const = 0;
   virtual int local_size() const = 0;
 
-  /// Sums `tensor` over all ranks, in place. CPU, contiguous; float32/float64/int64.
+  /// Sums `tensor` over all ranks, in place; done when it returns. Contiguous; float32/float64/int64 (nccl
+  /// also bf16/fp16). CPU tensors on every backend; CUDA tensors over NCCL, or through a CPU copy on mpi.
   virtual void all_reduce_sum(at::Tensor& tensor) = 0;
   /// Copies root's `tensor` into every rank's `tensor` (same shape and dtype everywhere), in place.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
@@ -43,8 +44,8 @@ class Communicator {
   [[noreturn]] virtual void abort(int code) = 0;
 };
 
-/// "auto" (mpi when built with MPI and launched by mpirun/srun with more than one process, else local),
-/// "local" or "mpi". An unknown or unavailable backend is an Error saying which exist in this build.
+/// "auto" (under mpirun/srun with more than one process: nccl when built with NCCL and a GPU is visible,
+/// else mpi; one process: local), "local", "mpi" or "nccl". An unknown or unavailable backend is an Error saying which exist in this build.
 std::unique_ptr<Communicator> make_communicator(const std::string& backend = "auto");
 
 /// The number of ranks on this node as the launcher announces it in the environment, before any MPI
@@ -53,5 +54,9 @@ int launcher_local_size();
 
 /// Names of the backends compiled into this build.
 std::vector<std::string> available_backends();
+
+/// "<backend>: <library and version>" for each backend compiled in (MPI_Get_library_version's first line,
+/// ncclGetVersion), for `ptlab --version`. Initialises nothing.
+std::vector<std::string> backend_versions();
 
 }  // namespace ptlab::dist

@@ -46,6 +46,15 @@ void check_cpu_contiguous(const at::Tensor& t, const char* op) {
 
 }  // namespace
 
+std::string mpi_library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int len = 0;
+  if (MPI_Get_library_version(text, &len) != MPI_SUCCESS) return "unknown version";
+  std::string v(text, static_cast<std::size_t>(len));
+  v = v.substr(0, v.find_first_of("\r\n"));
+  return v.substr(0, v.find(','));
+}
+
 void check_mpi(int rc, const char* call, const char* file, int line) {
   if (rc == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
@@ -82,12 +91,24 @@ void MpiCommunicator::init_ranks() {
 }
 
 void MpiCommunicator::all_reduce_sum(at::Tensor& tensor) {
+  if (!tensor.device().is_cpu()) {  // a GPU tensor without NCCL: through a CPU copy
+    at::Tensor staged = tensor.to(at::kCPU).contiguous();
+    all_reduce_sum(staged);
+    tensor.copy_(staged);
+    return;
+  }
   check_cpu_contiguous(tensor, "all_reduce");
   PTLAB_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
                                 MPI_SUM, comm_));
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
+  if (!tensor.device().is_cpu()) {
+    at::Tensor staged = tensor.to(at::kCPU).contiguous();
+    broadcast(staged, root);
+    tensor.copy_(staged);
+    return;
+  }
   check_cpu_contiguous(tensor, "broadcast");
   PTLAB_MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, comm_));
 }

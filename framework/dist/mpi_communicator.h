@@ -1,4 +1,4 @@
-// The MPI Communicator (CPU tensors). Compiled only with PTLAB_WITH_MPI.
+// The MPI Communicator (CPU tensors; a GPU tensor goes through a CPU copy). Compiled only with PTLAB_WITH_MPI.
 //
 // MPI is initialised on first use with MPI_THREAD_FUNNELED and finalised at exit. The error handler is
 // MPI_ERRORS_RETURN and every call is checked (PTLAB_MPI_CHECK), so a failure is a ptlab::Error with the
@@ -41,6 +41,9 @@ class MpiCommunicator final : public Communicator {
   bool owned_ = false;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
+
+/// The MPI library and version (first line of MPI_Get_library_version; callable before MPI_Init).
+std::string mpi_library_version();
 
 /// Throws ptlab::Error naming the call, file:line and MPI's error string when rc != MPI_SUCCESS.
 void check_mpi(int rc, const char* call, const char* file, int line);

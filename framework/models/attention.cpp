@@ -2,20 +2,9 @@
 
 #include "framework/core/error.h"
 
-#include <torch/version.h>
-
 #include <limits>
 
-// at::scaled_dot_product_attention has the `scale` argument from LibTorch 2.1 on.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-#define PTLAB_FUSED_ATTENTION 1
-#else
-#define PTLAB_FUSED_ATTENTION 0
-#endif
-
 namespace ptlab::models {
-
-bool fused_attention_available() { return PTLAB_FUSED_ATTENTION != 0; }
 
 double lowest_value(at::ScalarType dtype) {
   switch (dtype) {
@@ -58,19 +47,11 @@ at::Tensor scaled_attention(const at::Tensor& q, const at::Tensor& k, const at::
   at::Tensor keys = repeat_kv(k, heads / kv_heads);    // [B, H, S, D]
   at::Tensor values = repeat_kv(v, heads / kv_heads);  // [B, H, S, D]
   const double fill = lowest_value(q.scalar_type());
-#if PTLAB_FUSED_ATTENTION
-  // Additive float mask (0 / lowest) rather than a boolean one: a fully masked row stays finite.
-  at::Tensor mask = at::zeros(allowed.sizes(), q.options()).masked_fill(allowed.logical_not(), fill);  // [B,1,T,S]
+  // Additive float mask (0 / lowest) rather than a boolean one: a fully masked row stays finite (uniform
+  // weights, as transformers' eager path gives) where a boolean mask would give NaN.
+  at::Tensor mask = at::zeros(allowed.sizes(), q.options()).masked_fill_(allowed.logical_not(), fill);  // [B,1,T,S]
   if (bias.defined()) mask = mask + bias.to(q.scalar_type());
   return at::scaled_dot_product_attention(q, keys, values, mask, 0.0, false, scale);
-#else
-  // The scale goes on q ([B, H, T, D]) and the mask is added in place: two fewer passes over [B, H, T, S].
-  at::Tensor scores = at::matmul(q * scale, keys.transpose(-2, -1));                                // [B, H, T, S]
-  at::Tensor mask = at::zeros(allowed.sizes(), scores.options()).masked_fill_(allowed.logical_not(), fill);  // [B, 1, T, S]
-  scores.add_(bias.defined() ? mask + bias : mask);
-  at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());  // [B, H, T, S]
-  return at::matmul(probs, values);                                             // [B, H, T, D]
-#endif
 }
 
 AttentionPast::AttentionPast(const KVPrefix& prefix, KVCache* cache, int64_t num_layers, int64_t batch,

@@ -2,10 +2,9 @@
 // the past of a self-attention stack (KV prefix and KV cache, hook point 2), grouped-query head repeat and
 // softmax(q k^T) v itself.
 //
-// Two implementations of the product, chosen at compile time: the fused at::scaled_dot_product_attention
-// where LibTorch has it (2.x), and a plain matmul-softmax-matmul path for Debian's LibTorch 1.13. Both take
-// the same boolean mask; masked scores are filled with the dtype's lowest finite value (as transformers
-// does), so a query that may see nothing (a left-padding position) gets uniform weights, never NaN.
+// The product is LibTorch's fused at::scaled_dot_product_attention for every family (T5's relative position
+// bias rides in its additive mask). Masked scores are filled with the dtype's lowest finite value (as
+// transformers does), so a query that may see nothing (a left-padding position) gets uniform weights, never NaN.
 #pragma once
 
 #include "framework/models/backbone.h"
@@ -16,9 +15,6 @@
 #include <utility>
 
 namespace ptlab::models {
-
-/// True when this build uses at::scaled_dot_product_attention (LibTorch >= 2).
-bool fused_attention_available();
 
 /// The lowest finite value of a floating dtype (transformers' torch.finfo(dtype).min).
 double lowest_value(at::ScalarType dtype);

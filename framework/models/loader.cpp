@@ -17,23 +17,6 @@
 
 namespace ptlab::models {
 
-namespace {
-
-// Older LibTorch CPU builds (1.13) have no fp16 matrix multiply; newer ones do. Probe once.
-bool cpu_has_half_matmul() {
-  static const bool ok = [] {
-    try {
-      at::mm(at::ones({2, 2}, at::kHalf), at::ones({2, 2}, at::kHalf));
-      return true;
-    } catch (const c10::Error&) {
-      return false;
-    }
-  }();
-  return ok;
-}
-
-}  // namespace
-
 void register_builtin_models(Registry<FamilyBuilder>& registry) {
   registry.add("llama", "Llama 2/3, SmolLM (RMSNorm, RoPE, GQA, SwiGLU)", build_llama);
   registry.add("mistral", "Mistral (Llama family with a sliding window)", build_llama);
@@ -59,9 +42,6 @@ std::shared_ptr<Backbone> build_backbone(const HFConfig& config, Checkpoint& wei
               config.path(), type, did_you_mean(type, families.names()), join_names(families.names()));
   PTLAB_CHECK(options.dtype == at::kFloat || options.dtype == at::kBFloat16 || options.dtype == at::kHalf,
               "backbone dtype must be fp32, bf16 or fp16, got {}", c10::toString(options.dtype));
-  PTLAB_CHECK(options.dtype != at::kHalf || !options.device.is_cpu() || cpu_has_half_matmul(),
-              "fp16 backbones need a GPU with this LibTorch (its CPU kernels have no fp16 matmul); use bf16 or fp32 "
-              "on CPU");
   std::shared_ptr<Backbone> backbone = families.get(type)(config, weights, options);
   weights.finish();
   backbone->set_config(config);

@@ -140,7 +140,7 @@ class Optimizer {
 /// The optimizer `config.name` over `params` (config is validated first; unknown names are Errors).
 std::unique_ptr<Optimizer> make_optimizer(const OptimizerConfig& config, NamedParameters params);
 
-/// torch.nn.utils.clip_grad_norm_ (PyTorch 1.13) semantics: the total 2-norm over all defined grads (the
+/// torch.nn.utils.clip_grad_norm_ semantics: the total 2-norm over all defined grads (the
 /// norm of the per-tensor norms), coef = max_norm / (norm + 1e-6) clamped to 1 and applied to every grad
 /// only when < 1. Returns the total norm before clipping (0 when no grad is defined; inf/nan when a grad is
 /// not finite — the caller decides what to do). max_norm <= 0 only computes the norm.

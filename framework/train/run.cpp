@@ -2,10 +2,12 @@
 
 #include "framework/config/reader.h"
 #include "framework/config/yaml_value.h"
+#include "framework/core/build_info.h"
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/core/threads.h"
 #include "framework/data/dataset.h"
+#include "framework/dist/device.h"
 #include "framework/io/jsonl_log.h"
 #include "framework/io/run_log.h"
 #include "framework/io/safetensors.h"
@@ -22,9 +24,6 @@
 #include <filesystem>
 #include <fstream>
 
-#ifndef PTLAB_GIT_SHA
-#define PTLAB_GIT_SHA "unknown"
-#endif
 
 namespace ptlab::train {
 namespace fs = std::filesystem;
@@ -86,8 +85,7 @@ struct ModelConfig {
   std::string path;
   std::string tokenizer;
   YAML::Node architecture;
-  std::string dtype = "fp32";
-  std::string device = "cpu";
+  std::string dtype = "auto";
   std::string where;
 };
 
@@ -98,7 +96,6 @@ ModelConfig decode_model(const YAML::Node& root, const config::Origins& origins)
   m.tokenizer = r.get<std::optional<std::string>>("tokenizer", std::nullopt).value_or("");
   if (r.has("architecture")) m.architecture = YAML::Clone(root["model"]["architecture"]);
   m.dtype = r.get<std::string>("dtype", m.dtype);
-  m.device = r.get<std::string>("device", m.device);
   r.finish();
   const bool has_arch = m.architecture.IsDefined() && !m.architecture.IsNull();
   PTLAB_CHECK(!m.path.empty() || has_arch,
@@ -134,18 +131,24 @@ std::string choice(const config::Composed& composed, const std::string& group, c
 Setup build(const config::Composed& composed, dist::Communicator& comm, const std::vector<std::string>& splits) {
   Setup s;
   const YAML::Node& root = composed.root;
+  std::string device_spec;
+  bool share_devices = false;
   {
     config::Reader runtime(root["runtime"], "runtime", composed.origins);
     const int threads = runtime.get<int>("threads", 0);
     s.seed = static_cast<uint64_t>(runtime.get<int64_t>("seed", 0));
     runtime.get<std::string>("backend", "auto");
+    device_spec = runtime.get<std::string>("device", "auto");
+    share_devices = runtime.get<bool>("share_devices", false);
     runtime.finish();
     configure_threads(threads, comm.local_size());
   }
   s.model = decode_model(root, composed.origins);
   models::LoadOptions load;
-  load.dtype = models::parse_dtype(s.model.dtype);
-  load.device = models::parse_device(s.model.device);
+  load.device = dist::bind_device(device_spec, comm, share_devices);
+  // auto: a frozen backbone in bf16 on a GPU (DESIGN.md), fp32 on CPU; trainable parameters stay fp32 and
+  // are cast at the hook point.
+  load.dtype = models::parse_dtype(s.model.dtype == "auto" ? (load.device.is_cuda() ? "bf16" : "fp32") : s.model.dtype);
   if (!s.model.path.empty()) {
     s.backbone = models::load_backbone(s.model.path, load);
   } else {
@@ -254,7 +257,6 @@ void add_values(nlohmann::json& j, const std::string& prefix, const std::map<std
 
 }  // namespace
 
-std::string build_git_sha() { return PTLAB_GIT_SHA; }
 
 RunOutcome run_training(const config::Composed& composed, dist::Communicator& comm) {
   // Which splits: train, the dev split for selection, the test split for the final report.

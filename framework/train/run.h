@@ -41,7 +41,4 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
 RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& comm, const std::string& split,
                           const std::string& state_path);
 
-/// The git commit this binary was built from ("unknown" outside a checkout).
-std::string build_git_sha();
-
 }  // namespace ptlab::train

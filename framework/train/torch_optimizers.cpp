@@ -5,30 +5,17 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
-#include <sstream>
-#include <type_traits>
 
 namespace ptlab::train {
 namespace {
 
-/// LibTorch's key of a parameter's state: c10::guts::to_string(TensorImpl*) in 1.13 (the pointer printed
-/// by an ostream), the TensorImpl* itself as void* in 2.x.
-template <class StateMap>
-typename StateMap::key_type state_key(const StateMap&, const at::Tensor& p) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream os;
-    os << p.unsafeGetTensorImpl();
-    return os.str();
-  } else {
-    return static_cast<Key>(p.unsafeGetTensorImpl());
-  }
-}
+/// LibTorch's key of a parameter's optimizer state: its TensorImpl.
+void* state_key(const at::Tensor& p) { return p.unsafeGetTensorImpl(); }
 
 template <class ParamState, class TorchOptimizer>
 ParamState* find_state(TorchOptimizer& impl, const at::Tensor& p) {
   auto& states = impl.state();
-  auto it = states.find(state_key(states, p));
+  auto it = states.find(state_key(p));
   return it == states.end() ? nullptr : static_cast<ParamState*>(it->second.get());
 }
 
@@ -71,7 +58,7 @@ std::map<std::string, at::Tensor> AdamW::param_state(std::size_t index) const {
 
 void AdamW::set_param_state(std::size_t index, std::map<std::string, at::Tensor> state) {
   auto& states = impl_->state();
-  const auto key = state_key(states, parameters()[index].second);
+  void* const key = state_key(parameters()[index].second);
   if (state.empty()) {
     states.erase(key);
     return;
@@ -116,7 +103,7 @@ std::map<std::string, at::Tensor> Sgd::param_state(std::size_t index) const {
 
 void Sgd::set_param_state(std::size_t index, std::map<std::string, at::Tensor> state) {
   auto& states = impl_->state();
-  const auto key = state_key(states, parameters()[index].second);
+  void* const key = state_key(parameters()[index].second);
   if (state.empty()) {
     states.erase(key);
     return;

@@ -3,14 +3,11 @@
 // Nesterov). We wrap them rather than rewrite them (a well-kept library); what we add is named, checked
 // state for checkpoints, the lr set per step by the schedule, and skipping parameters without a gradient.
 //
-// AdamW per parameter p with gradient g at its step t (PyTorch 1.13 single-tensor path):
+// AdamW per parameter p with gradient g at its step t (PyTorch's single-tensor path):
 //   p *= 1 - lr * weight_decay
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // SGD: d = g + weight_decay p;  b = d (first step) or momentum b + d;  p -= lr * (b if momentum else d).
-//
-// LibTorch keys its per-parameter state by the parameter's TensorImpl (a string in 1.13, a void* in 2.x);
-// the .cpp adapts to both.
 #pragma once
 
 #include "framework/train/optimizer.h"

@@ -412,7 +412,8 @@ TrainResult Trainer::fit() {
       tokens += batch.num_tokens;
     }
     // One flattened all-reduce: [grads..., loss, stop flag, tokens].
-    auto flat = at::zeros({numel + 3}, at::kFloat);
+    // On the parameters' device: over NCCL when they live on a GPU.
+    auto flat = at::zeros({numel + 3}, at::TensorOptions(at::kFloat).device(tensors.front().device()));
     {
       int64_t offset = 0;
       for (auto& p : tensors) {

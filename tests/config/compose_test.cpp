@@ -164,10 +164,46 @@ TEST(ConfigCompose, ConfigDirProblems) {
 
 TEST(ConfigCompose, DefaultConfigDir) {
   unsetenv("PTLAB_CONFIG_DIR");
-  EXPECT_EQ(default_config_dir(), "configs");
+  // A working directory without configs/: the built-in configs alone; with one: it overlays them.
+  const auto cwd = std::filesystem::current_path();
+  {
+    ConfigTree tree;
+    std::filesystem::current_path(tree.dir());
+    EXPECT_EQ(default_config_dir(), builtin_config_dir());
+    tree.write("configs/task/mine.yaml", "type: classification\n");
+    EXPECT_EQ(default_config_dir(), "configs:" + builtin_config_dir());
+    std::filesystem::current_path(cwd);
+  }
   setenv("PTLAB_CONFIG_DIR", "/x/y", 1);
   EXPECT_EQ(default_config_dir(), "/x/y");
   unsetenv("PTLAB_CONFIG_DIR");
+}
+
+}  // namespace
+}  // namespace ptlab::config
+
+namespace ptlab::config {
+namespace {
+
+TEST(ConfigSearchPath, ComposesAUsersTaskWithTheBuiltinPrimaryConfig) {
+  testing::ConfigTree user;
+  user.write("task/mine.yaml", "type: classification\nmax_length: 9\n");
+  const std::string path = user.dir() + ":" + std::string(PTLAB_SOURCE_DIR) + "/configs";
+  Composed c = compose(ComposeOptions{path}, {"task=mine"});
+  EXPECT_EQ(c.root["task"]["max_length"].as<int>(), 9);
+  EXPECT_EQ(c.choices.at("task"), "mine");
+  EXPECT_TRUE(c.root["trainer"]["optimizer"].IsDefined());  // the built-in trainer group still composes
+  // An unknown option lists the built-in ones and the user's.
+  const std::string e = testing::error_of([&] { compose(ComposeOptions{path}, {"task=mne"}); });
+  EXPECT_NE(e.find("mine"), std::string::npos) << e;
+  EXPECT_NE(e.find("sst2"), std::string::npos) << e;
+}
+
+TEST(ConfigSearchPath, BuiltinConfigsOfABuildTree) {
+  // Test binaries live in the build tree: their built-in configs are the sources' configs/.
+  const std::string builtin = builtin_config_dir();
+  ASSERT_FALSE(builtin.empty());
+  EXPECT_TRUE(std::filesystem::is_regular_file(builtin + "/config.yaml")) << builtin;
 }
 
 }  // namespace

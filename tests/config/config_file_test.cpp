@@ -98,3 +98,34 @@ TEST(ConfigFile, EmptyFileIsAnEmptyMapping) {
 
 }  // namespace
 }  // namespace ptlab::config
+
+namespace ptlab::config {
+namespace {
+
+// A search path "user:builtin": the user's folder overlays the built-in configs file by file.
+TEST(ConfigSearchPath, TheFirstDirectoryThatHasAFileWins) {
+  testing::ConfigTree user, builtin;
+  builtin.write("config.yaml", "defaults:\n  - task: a\n  - _self_\nx: 1\n");
+  builtin.write("task/a.yaml", "name: builtin_a\n");
+  builtin.write("task/b.yaml", "name: builtin_b\n");
+  user.write("task/b.yaml", "name: user_b\n");
+  user.write("task/mine.yaml", "name: user_mine\n");
+  const std::string path = user.dir() + ":" + builtin.dir();
+
+  EXPECT_EQ(search_path(path), (std::vector<std::string>{user.dir(), builtin.dir()}));
+  EXPECT_EQ(search_path("configs"), (std::vector<std::string>{"configs"}));
+  EXPECT_EQ(config_file_path(path, "config"), builtin.dir() + "/config.yaml");  // the user has none
+  EXPECT_EQ(config_file_path(path, "task/b"), user.dir() + "/task/b.yaml");     // the user's overrides
+  EXPECT_EQ(load_config_file(path, "task/b").content["name"].as<std::string>(), "user_b");
+  EXPECT_TRUE(config_exists(path, "task/mine"));
+  EXPECT_FALSE(config_exists(path, "task/nope"));
+  EXPECT_TRUE(group_exists(path, "task"));
+  EXPECT_FALSE(group_exists(path, "model"));
+  // Options of a group over the whole path, each once.
+  EXPECT_EQ(group_options(path, "task"), (std::vector<std::string>{"a", "b", "mine"}));
+  // A file no directory has is named in the first one.
+  EXPECT_EQ(config_file_path(path, "task/nope"), user.dir() + "/task/nope.yaml");
+}
+
+}  // namespace
+}  // namespace ptlab::config

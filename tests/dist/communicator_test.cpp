@@ -1,5 +1,6 @@
 // The local backend and backend selection (no MPI launcher needed).
 #include "framework/dist/communicator.h"
+#include "framework/dist/device.h"
 
 #include "framework/core/error.h"
 
@@ -49,6 +50,29 @@ TEST(Communicator, BackendsOfThisBuild) {
   EXPECT_EQ(std::find(b.begin(), b.end(), "mpi"), b.end());
   EXPECT_THROW(make_communicator("mpi"), Error);
 #endif
+#if PTLAB_WITH_NCCL
+  EXPECT_NE(std::find(b.begin(), b.end(), "nccl"), b.end());
+#else
+  EXPECT_EQ(std::find(b.begin(), b.end(), "nccl"), b.end());
+#endif
+  // Every compiled backend names its library's version, without initialising it.
+  auto versions = backend_versions();
+  EXPECT_EQ(versions.size(), b.size());
+  for (std::size_t i = 0; i < b.size(); ++i) EXPECT_EQ(versions[i].rfind(b[i] + ": ", 0), 0u) << versions[i];
+#if PTLAB_WITH_NCCL
+  EXPECT_NE(versions.back().find("NCCL 2."), std::string::npos) << versions.back();
+#endif
+}
+
+TEST(Communicator, NcclWithoutAGpuIsAClearError) {
+  if (available_backends().back() != "nccl") GTEST_SKIP() << "built without NCCL";
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is visible";
+  try {
+    make_communicator("nccl");
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runtime.backend=nccl needs a CUDA device"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Communicator, LauncherLocalSizeFromEnvironment) {

@@ -3,6 +3,7 @@
 #include "tests/launchers/train_support.h"
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <thread>
 
@@ -110,6 +111,46 @@ TEST(TrainCommand, BadInputsAreOneLineErrors) {
   expect_one_line_error(ptlab("train " + base_args(done) + " trainer.max_steps=1", dir), "trainer.resume=true");
   expect_one_line_error(ptlab("train " + base_args(done) + " method.length=6 trainer.max_steps=2 trainer.resume=true", dir),
                         "different run setup");
+}
+
+// The first train/loss row of a run's metrics.jsonl.
+double first_train_loss(const std::string& run) {
+  std::ifstream jsonl(run + "/metrics.jsonl");
+  for (std::string line; std::getline(jsonl, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["split"] == "train") return j["train/loss"].get<double>();
+  }
+  return std::nan("");
+}
+
+TEST(TrainCommand, Bf16FrozenBackboneTrainsAnFp32Prompt) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string steps = " trainer.max_steps=3 trainer.eval_every=0 trainer.log_every=1 runtime.device=cpu";
+  Result fp32 = ptlab("train " + base_args(dir.sub("fp32")) + steps + " model.dtype=fp32", dir);
+  ASSERT_EQ(fp32.code, 0) << fp32.err;
+  Result bf16 = ptlab("train " + base_args(dir.sub("bf16")) + steps + " model.dtype=bf16", dir);
+  ASSERT_EQ(bf16.code, 0) << bf16.err;
+  // The trainable prompt stays fp32 (cast to bf16 only at the hook point) ...
+  EXPECT_EQ(prompt_of(dir.sub("bf16")).scalar_type(), at::kFloat);
+  // ... and the bf16 backbone's loss is the fp32 one within bf16's precision (8 bits of mantissa).
+  const double a = first_train_loss(dir.sub("fp32")), b = first_train_loss(dir.sub("bf16"));
+  ASSERT_TRUE(std::isfinite(a) && std::isfinite(b)) << a << " " << b;
+  EXPECT_NEAR(b, a, 0.05 * a);
+  EXPECT_NE(a, b);  // it really ran in bf16
+}
+
+TEST(TrainCommand, DeviceErrorsAreOneLine) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  expect_one_line_error(ptlab("train " + base_args(run) + " runtime.device=tpu", dir),
+                        "runtime.device='tpu' is not a device; expected auto, cpu, cuda or cuda:N");
+  expect_one_line_error(ptlab("train " + base_args(run) + " model.dtype=fp64", dir), "expected fp32, bf16 or fp16");
+  Result r = ptlab("--version", dir);
+  if (r.out.find(" 0 GPU(s) visible") != std::string::npos) {
+    expect_one_line_error(ptlab("train " + base_args(run) + " runtime.device=cuda", dir), "no CUDA device is visible");
+  }
 }
 
 TEST(TrainCommand, NanLossStopsAndKeepsTheLastGoodCheckpoint) {

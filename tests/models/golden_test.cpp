@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
+
 namespace ptlab::models {
 namespace {
 
@@ -32,7 +34,10 @@ TEST_P(Golden, LogitsHiddenStatesAndLossMatchTransformers) {
   in.attention_mask = golden.at("attention_mask");
   in.output_hidden_states = true;
   auto out = model->forward(in);
-  EXPECT_LE(max_abs_diff(out.logits, golden.at("logits")), kTol);
+  const double logits_error = max_abs_diff(out.logits, golden.at("logits"));
+  EXPECT_LE(logits_error, kTol);
+  std::cout << "[ golden ] " << name << ": max |logits - transformers| " << logits_error << std::endl;
+  RecordProperty("max_abs_logits_error", std::to_string(logits_error));
   ASSERT_EQ(out.hidden_states.size(), static_cast<std::size_t>(model->info().num_layers + 1));
   for (std::size_t l = 0; l < out.hidden_states.size(); ++l)
     EXPECT_LE(max_abs_diff(out.hidden_states[l], golden.at("hidden_states." + std::to_string(l))), kTol) << l;

@@ -55,7 +55,7 @@ TEST(AdamW, TwoStepsMatchTheHandComputedFormulas) {
   }
 }
 
-// PyTorch 1.13 torch.optim.AdamW (single-tensor path), op for op, in fp32.
+// torch.optim.AdamW (single-tensor path), op for op, in fp32.
 void reference_adamw_step(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, int64_t t, double lr,
                           double wd, double b1, double b2, double eps) {
   p.mul_(1 - lr * wd);
