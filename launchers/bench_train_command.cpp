@@ -5,9 +5,14 @@
 // forward plus 2 for the activation-only backward, so limit = matmul rate / (4 x non-embedding weights)
 // tokens/s (attention's T^2 terms on top are ignored, so the share is an upper bound).
 //
-// --objective lm scores every position over the whole vocabulary (PEFT's CAUSAL_LM loss); --objective
-// classify reads two label-word rows at the last position only, as a verbalizer does, never forming
-// [B, T, V] logits.
+// The objective follows the model's kind, as PEFT's task types do (bench/peft_step.py is the peer):
+//  - decoder-only: lm scores every position over the whole vocabulary (PEFT's CAUSAL_LM loss); classify
+//    reads two label-word rows at the last position only, as a verbalizer does, never forming [B, T, V].
+//  - encoder-only (BERT): classify reads the two label-word rows of the MLM head at a [MASK] in the last
+//    position (the `mlm` verbalizer); lm is an Error (there is no next-token loss to take).
+//  - encoder-decoder (T5): the prompt goes in front of the encoder input; lm is the decoder's loss over the
+//    whole vocabulary on a random target of --target tokens (PEFT's SEQ_2_SEQ_LM); classify reads two
+//    label-word rows at the first decoder position given the start token (the `generate` verbalizer).
 #include "framework/core/error.h"
 #include "framework/core/threads.h"
 #include "framework/models/loader.h"
@@ -37,7 +42,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: ptlab bench train DIR [--random] [--batch B] [--seq T] [--prompt N] [--objective lm|classify]\n"
-    "                             [--steps S] [--warmup W] [--threads N] [--json]\n"
+    "                             [--target L] [--dtype fp32|bf16] [--steps S] [--warmup W] [--threads N] [--json]\n"
     "       ptlab bench train --config config.json [same options]\n"
     "\n"
     "Measures prompt-tuning train steps (forward + backward + AdamW update of an N x d prompt, backbone\n"
@@ -47,8 +52,14 @@ constexpr const char* kHelp =
     "\n"
     "--batch B (8)  --seq T (128)  --prompt N (20)  --steps S (5)  --warmup W (1)\n"
     "--objective    lm: next-token loss over the full vocabulary at every position (PEFT's CAUSAL_LM);\n"
-    "               classify: two label-word logits at the last position (a verbalizer) — default lm\n"
+    "               classify: two label-word logits at the last position (a verbalizer) — default lm.\n"
+    "               BERT: classify only, at a [MASK] in the last position. T5: the prompt precedes the\n"
+    "               encoder input; lm is the decoder's loss over the full vocabulary on an L-token target\n"
+    "               (PEFT's SEQ_2_SEQ_LM), classify reads the first decoder position\n"
+    "--target L     decoder target tokens, encoder-decoder models only (8); tokens/s counts encoder tokens\n"
     "--random       random weights in DIR/config.json's shapes; --config FILE: a config.json anywhere\n"
+    "--dtype D      the frozen backbone's dtype: fp32 (default), bf16 or fp16; the prompt stays fp32 and is cast\n"
+    "               where it joins the embeddings (the limit stays the fp32 matmul rate's)\n"
     "--threads N    intra-op threads (default: all cores); --json: one JSON object\n";
 
 using Clock = std::chrono::steady_clock;
@@ -59,30 +70,43 @@ int run_bench_train(const std::vector<std::string>& args) {
     return 0;
   }
   OptionParser opts("ptlab bench train", {"--random", "--json"},
-                    {"--config", "--batch", "--seq", "--prompt", "--objective", "--steps", "--warmup", "--threads"});
+                    {"--config", "--batch", "--seq", "--prompt", "--objective", "--target", "--steps", "--warmup",
+                     "--threads", "--dtype"});
   opts.parse(args);
   const int64_t batch = opts.get_int("--batch", 8), len = opts.get_int("--seq", 128), n = opts.get_int("--prompt", 20);
   const int64_t steps = opts.get_int("--steps", 5), warmup = opts.get_int("--warmup", 1);
+  const int64_t target_len = opts.get_int("--target", 8);
   const std::string objective = opts.get("--objective", "lm");
-  PTLAB_CHECK(batch > 0 && len > 1 && n > 0 && steps > 0 && warmup >= 0,
-              "ptlab bench train: --batch, --prompt and --steps must be > 0, --seq > 1, --warmup >= 0");
+  PTLAB_CHECK(batch > 0 && len > 1 && n > 0 && steps > 0 && warmup >= 0 && target_len > 0,
+              "ptlab bench train: --batch, --prompt, --target and --steps must be > 0, --seq > 1, --warmup >= 0");
   PTLAB_CHECK(objective == "lm" || objective == "classify",
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
   const int threads = configure_threads(static_cast<int>(opts.get_int("--threads", 0)), 1);
+  models::LoadOptions load;
+  load.dtype = models::parse_dtype(opts.get("--dtype", "fp32"));
 
   std::shared_ptr<models::Backbone> model;
   std::string source;
   if (opts.has("--config")) {
-    model = models::random_backbone(read_config(*opts.get("--config")), {});
+    model = models::random_backbone(read_config(*opts.get("--config")), load);
     source = *opts.get("--config") + " (random weights)";
   } else {
     opts.expect_positional(1, "one model directory (or --config FILE)");
     const std::string dir = opts.positional()[0];
-    model = opts.flag("--random") ? models::random_backbone(models::HFConfig::load(dir), {}) : models::load_backbone(dir);
+    model = opts.flag("--random") ? models::random_backbone(models::HFConfig::load(dir), load)
+                                  : models::load_backbone(dir, load);
     source = dir + (opts.flag("--random") ? " (random weights)" : "");
   }
   const auto& info = model->info();
-  PTLAB_CHECK(!info.is_encoder_decoder, "ptlab bench train: encoder-decoder models are not benchmarked here yet");
+  const bool seq2seq = info.is_encoder_decoder, encoder_only = !info.is_encoder_decoder && !info.is_causal;
+  PTLAB_CHECK(!(encoder_only && objective == "lm"),
+              "ptlab bench train: {} is an encoder-only model without a next-token loss: use --objective classify "
+              "(two label-word logits at a [MASK] position)",
+              info.model_type);
+  PTLAB_CHECK(seq2seq || !opts.has("--target"),
+              "ptlab bench train: --target is the decoder target length of encoder-decoder models; {} has no decoder "
+              "input",
+              info.model_type);
   PTLAB_CHECK(info.max_positions == 0 || n + len <= info.max_positions,
               "ptlab bench train: --prompt {} + --seq {} exceeds the model's {} positions", n, len, info.max_positions);
   model->set_trainable(false);
@@ -91,27 +115,41 @@ int run_bench_train(const std::vector<std::string>& args) {
 
   at::manual_seed(0);
   at::Tensor ids = at::randint(0, info.vocab_size, {batch, len}, at::kLong);  // [B, T]
+  // BERT reads its verbalizer at a [MASK] ("... It was [MASK]"); random configs have no tokenizer to name it.
+  if (encoder_only && info.mask_token_id >= 0) ids.select(1, len - 1).fill_(info.mask_token_id);
   at::Tensor prompt = (at::randn({n, info.hidden_size}) * 0.5).requires_grad_(true);  // [n, d]
   train::OptimizerConfig optim;
   optim.lr = 1e-3;
   auto optimizer = train::make_optimizer(optim, {{"prompt", prompt}});
   at::Tensor labels = at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
   at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);                          // 2 label words
-  at::Tensor last = at::full({batch, 1}, n + len - 1, at::kLong);                               // [B, 1]
+  // Where classify reads [B, 1]: the last position (BERT: its [MASK]); T5: the first decoder position.
+  at::Tensor read_at = at::full({batch, 1}, seq2seq ? 0 : n + len - 1, at::kLong);
   at::Tensor targets = at::zeros({batch}, at::kLong);
+  // T5: a random decoder target [B, L] and its input, the target shifted right behind the start token.
+  // classify scores the first decoder position given the start token alone: [B, 1].
+  at::Tensor start = at::full({batch, 1}, info.decoder_start_token_id, at::kLong);
+  at::Tensor target = at::randint(0, info.vocab_size, {batch, target_len}, at::kLong);       // [B, L]
+  at::Tensor decoder_ids = objective == "lm" ? at::cat({start, target.narrow(1, 0, target_len - 1)}, 1)  // [B, L]
+                                             : start;                                                    // [B, 1]
 
   auto step = [&] {
     models::BackboneInput in;
-    in.inputs_embeds = at::cat({prompt.unsqueeze(0).expand({batch, n, info.hidden_size}), model->embed(ids)}, 1);
+    // [B, n+T, d] (T5: the encoder's input)
+    const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
+    in.inputs_embeds = at::cat({prompt.to(embeds.scalar_type()).unsqueeze(0).expand({batch, n, info.hidden_size}), embeds}, 1);
+    if (seq2seq) in.decoder_input_ids = decoder_ids;
     at::Tensor loss;
-    if (objective == "lm") {
-      loss = tasks::causal_lm_loss(model->forward(in).logits, labels);
+    if (objective == "lm" && seq2seq) {
+      loss = tasks::token_loss(model->forward(in).logits, target);  // logits [B, L, V]
+    } else if (objective == "lm") {
+      loss = tasks::causal_lm_loss(model->forward(in).logits, labels);  // logits [B, n+T, V]
     } else {
       in.logits.mode = models::LogitsRequest::Mode::kPositions;
-      in.logits.positions = last;
+      in.logits.positions = read_at;
       in.logits.vocab_rows = rows;
       auto logits = model->forward(in).logits.view({batch, 2});  // [B, 2]
-      loss = at::cross_entropy_loss(logits, targets);
+      loss = at::cross_entropy_loss(logits.to(at::kFloat), targets);
     }
     loss.backward();
     train::clip_grad_norm({prompt}, 1.0);
@@ -138,10 +176,11 @@ int run_bench_train(const std::vector<std::string>& args) {
   if (opts.flag("--json")) {
     nlohmann::ordered_json j = {{"model", source},        {"family", info.family},     {"parameters", info.num_parameters},
                                 {"threads", threads},     {"batch", batch},            {"seq", len},
-                                {"prompt", n},            {"objective", objective},    {"step_ms", median * 1e3},
+                                {"prompt", n},            {"objective", objective},    {"dtype", opts.get("--dtype", "fp32")},    {"step_ms", median * 1e3},
                                 {"tokens_per_s", real_tps}, {"tokens_per_s_with_virtual", all_tps},
                                 {"matmul_gflops", gflops}, {"limit_tokens_per_s_with_virtual", limit},
                                 {"share_of_limit", all_tps / limit}, {"peak_rss_mib", rss_mib}};
+    if (seq2seq) j["target"] = objective == "lm" ? target_len : 1;
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -150,6 +189,11 @@ int run_bench_train(const std::vector<std::string>& args) {
   std::printf("step       batch %lld x seq %lld + %lld virtual tokens, objective %s, %d threads; median of %lld\n",
               static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n), objective.c_str(),
               threads, static_cast<long long>(steps));
+  if (seq2seq) {
+    std::printf("decoder    %lld tokens (%s); tokens/s below count the encoder's\n",
+                static_cast<long long>(objective == "lm" ? target_len : 1),
+                objective == "lm" ? "a random target, loss over the full vocabulary" : "the start token");
+  }
   std::printf("time       %.1f ms/step\n", median * 1e3);
   std::printf("tokens/s   %.0f real, %.0f with virtual tokens\n", real_tps, all_tps);
   std::printf("limit      %.0f tokens/s with virtual (matmul %.1f GFLOP/s / 4 FLOPs per weight): %.0f%% of it\n", limit,

@@ -62,7 +62,7 @@ std::string nccl_library_version() {
   return fmt::format("NCCL {}.{}.{}", v / 10000, (v % 10000) / 100, v % 100);
 }
 
-struct NcclCommunicator::State {
+struct NcclState {
   ncclComm_t comm = nullptr;
   c10::DeviceIndex device = -1;
   double timeout = 600.0;
@@ -79,7 +79,7 @@ NcclCommunicator::~NcclCommunicator() {
   }
 }
 
-void NcclCommunicator::ensure_nccl(const at::Tensor& tensor) {
+NcclState& NcclCommunicator::nccl_for(const at::Tensor& tensor) {
   PTLAB_ASSERT(tensor.defined() && tensor.is_cuda() && tensor.is_contiguous(),
                "NCCL collectives need a defined, contiguous CUDA tensor");
   if (state_) {
@@ -87,9 +87,9 @@ void NcclCommunicator::ensure_nccl(const at::Tensor& tensor) {
                 "NCCL communicator was created on cuda:{} but a collective got a tensor on {}; one rank drives one "
                 "device",
                 state_->device, tensor.device().str());
-    return;
+    return *state_;
   }
-  auto state = std::make_unique<State>();
+  auto state = std::make_unique<NcclState>();
   state->device = tensor.device().index();
   state->timeout = collective_timeout();
   // Rank 0's unique id, broadcast over MPI (128 opaque bytes).
@@ -100,10 +100,13 @@ void NcclCommunicator::ensure_nccl(const at::Tensor& tensor) {
   c10::cuda::CUDAGuard guard(state->device);
   PTLAB_NCCL_CHECK(nullptr, ncclCommInitRank(&state->comm, size(), id, rank()));
   state_ = std::move(state);
+  return *state_;
 }
 
+namespace {
+
 // Waits for the collective just enqueued on `stream`, polling NCCL's asynchronous error state.
-static void wait_for(cudaStream_t stream, ncclComm_t comm, double timeout, const char* what) {
+void wait_for(cudaStream_t stream, ncclComm_t comm, double timeout, const char* what) {
   const auto start = std::chrono::steady_clock::now();
   while (true) {
     cudaError_t rc = cudaStreamQuery(stream);
@@ -126,24 +129,33 @@ static void wait_for(cudaStream_t stream, ncclComm_t comm, double timeout, const
   }
 }
 
+// Enqueues one in-place collective on the device's current stream and waits for it.
+template <class Enqueue>
+void run_collective(const NcclState& state, const char* what, Enqueue enqueue) {
+  c10::cuda::CUDAGuard guard(state.device);
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream(state.device).stream();
+  check_nccl(enqueue(state.comm, stream), state.comm, what, __FILE__, __LINE__);
+  wait_for(stream, state.comm, state.timeout, what);
+}
+
+}  // namespace
+
 void NcclCommunicator::all_reduce_sum(at::Tensor& tensor) {
   if (!tensor.is_cuda()) return mpi_->all_reduce_sum(tensor);
-  ensure_nccl(tensor);
-  c10::cuda::CUDAGuard guard(state_->device);
-  cudaStream_t stream = c10::cuda::getCurrentCUDAStream(state_->device).stream();
-  PTLAB_NCCL_CHECK(state_->comm, ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                                               nccl_type(tensor), ncclSum, state_->comm, stream));
-  wait_for(stream, state_->comm, state_->timeout, "all_reduce");
+  const ncclDataType_t type = nccl_type(tensor);
+  run_collective(nccl_for(tensor), "ncclAllReduce", [&](ncclComm_t comm, cudaStream_t stream) {
+    return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()), type, ncclSum,
+                         comm, stream);
+  });
 }
 
 void NcclCommunicator::broadcast(at::Tensor& tensor, int root) {
   if (!tensor.is_cuda()) return mpi_->broadcast(tensor, root);
-  ensure_nccl(tensor);
-  c10::cuda::CUDAGuard guard(state_->device);
-  cudaStream_t stream = c10::cuda::getCurrentCUDAStream(state_->device).stream();
-  PTLAB_NCCL_CHECK(state_->comm, ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                                               nccl_type(tensor), root, state_->comm, stream));
-  wait_for(stream, state_->comm, state_->timeout, "broadcast");
+  const ncclDataType_t type = nccl_type(tensor);
+  run_collective(nccl_for(tensor), "ncclBroadcast", [&](ncclComm_t comm, cudaStream_t stream) {
+    return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()), type, root, comm,
+                         stream);
+  });
 }
 
 std::string NcclCommunicator::broadcast_string(const std::string& value, int root) {

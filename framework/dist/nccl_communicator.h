@@ -20,6 +20,8 @@
 
 namespace ptlab::dist {
 
+struct NcclState;  // the ncclComm_t and its device, kept out of this header (no nccl.h for its users)
+
 class NcclCommunicator final : public Communicator {
  public:
   /// Takes over `mpi` (the bootstrap and CPU transport). Touches no GPU until the first CUDA collective.
@@ -41,11 +43,11 @@ class NcclCommunicator final : public Communicator {
   [[noreturn]] void abort(int code) override;
 
  private:
-  struct State;  // the ncclComm_t and its device, kept out of this header (no nccl.h for its users)
-  void ensure_nccl(const at::Tensor& tensor);
+  /// The NCCL communicator for `tensor`'s device, created on first use.
+  NcclState& nccl_for(const at::Tensor& tensor);
 
   std::unique_ptr<MpiCommunicator> mpi_;
-  std::unique_ptr<State> state_;
+  std::unique_ptr<NcclState> state_;
 };
 
 /// "NCCL <major>.<minor>.<patch>" of the library loaded (ncclGetVersion); no GPU needed.

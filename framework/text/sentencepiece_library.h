@@ -1,8 +1,8 @@
 // libsentencepiece, loaded in isolation so that it cannot clash with LibTorch's protobuf.
 //
 // Why: Debian's libsentencepiece.so.0 (0.1.97) carries its own copy of protobuf-lite 3.14 and exports
-// those symbols; Debian's LibTorch pulls in libprotobuf.so.32 (protobuf 3.21). When both are linked into
-// one executable, libprotobuf's static initialisers bind to sentencepiece's protobuf functions and the
+// those symbols; Debian's LibTorch 1.13 (ptlab's first platform) pulled in libprotobuf.so.32 (protobuf
+// 3.21), and the torch wheel's LibTorch carries a protobuf of its own. When both were linked into one executable, libprotobuf's static initialisers bind to sentencepiece's protobuf functions and the
 // process crashes before main(). So ptlab never links libsentencepiece: sentencepiece_library.cpp
 // dlopen()s it with RTLD_LOCAL (its symbols stay out of the global scope) and, when a libprotobuf is
 // loaded, RTLD_DEEPBIND (so it binds to its own protobuf). It defines, under the library's mangled names,

@@ -24,7 +24,6 @@
 #include <filesystem>
 #include <fstream>
 
-
 namespace ptlab::train {
 namespace fs = std::filesystem;
 namespace {
@@ -148,7 +147,11 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   load.device = dist::bind_device(device_spec, comm, share_devices);
   // auto: a frozen backbone in bf16 on a GPU (DESIGN.md), fp32 on CPU; trainable parameters stay fp32 and
   // are cast at the hook point.
-  load.dtype = models::parse_dtype(s.model.dtype == "auto" ? (load.device.is_cuda() ? "bf16" : "fp32") : s.model.dtype);
+  try {
+    load.dtype = models::parse_dtype(s.model.dtype == "auto" ? (load.device.is_cuda() ? "bf16" : "fp32") : s.model.dtype);
+  } catch (const Error& e) {
+    PTLAB_FAIL("model.dtype: {} (or auto: bf16 on a GPU, fp32 on CPU)", e.what());
+  }
   if (!s.model.path.empty()) {
     s.backbone = models::load_backbone(s.model.path, load);
   } else {
