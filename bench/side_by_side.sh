@@ -35,7 +35,7 @@ die() { echo "side_by_side: $*" >&2; exit 2; }
 
 cases=all threads=2 steps=5 warmup=1 batch=8 seq=128 prompt=20 repeat=1 out="" peft_extra=""
 ptlab=${PTLAB:-build/launchers/ptlab}
-python=${PTLAB_VENV:-.venv}/bin/python
+python=$(bash scripts/venv.sh)/bin/python
 while (($#)); do
   case "$1" in
     --cases|--threads|--steps|--warmup|--batch|--seq|--prompt|--repeat|--ptlab|--python|--out|--peft-extra)

@@ -3,7 +3,10 @@
 #
 # 1. Debian packages (only the missing ones; `apt-get update` only when something is missing).
 # 2. LibTorch: the one inside PyPI's `torch` wheel, pinned in scripts/requirements.txt, installed into a
-#    virtual environment the project owns: $PTLAB_VENV, default <repo>/.venv (never the system Python).
+#    virtual environment the project owns: $PTLAB_VENV, default ~/.cache/ptlab/venv-<hash of the pins>
+#    (never the system Python). Outside the checkout on purpose: every clone of the same pins shares one
+#    environment (no second 4.5 GB install), and LibTorch's headers keep one absolute path, so ccache hits
+#    across clones (header paths inside a clone would differ per clone and miss).
 #    CMake finds it there through torch.utils.cmake_prefix_path (see CMakeLists.txt). The wheel is the
 #    CUDA-enabled one: the same build runs on CPU here and on a GPU machine.
 #
@@ -60,10 +63,11 @@ else
 fi
 
 # ---- 2. the project's Python environment with the pinned torch wheel --------------------------------
-venv=${PTLAB_VENV:-$PWD/.venv}
+venv=$(bash scripts/venv.sh)
 python_base=${PTLAB_PYTHON_BASE:-python3}
 if [[ ! -x "$venv/bin/python" ]]; then
   echo "ptlab setup: creating the virtual environment $venv (from $(command -v "$python_base"))"
+  mkdir -p "$(dirname "$venv")"
   "$python_base" -m venv "$venv" || {
     echo "ptlab setup: error: '$python_base -m venv $venv' failed; install python3-venv or set PTLAB_PYTHON_BASE" >&2
     exit 1
