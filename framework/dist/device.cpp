@@ -10,7 +10,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 
 namespace ptlab::dist {
 namespace {
