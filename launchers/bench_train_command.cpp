@@ -83,7 +83,8 @@ int run_bench_train(const std::vector<std::string>& args) {
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
   const int threads = configure_threads(static_cast<int>(opts.get_int("--threads", 0)), 1);
   models::LoadOptions load;
-  load.dtype = models::parse_dtype(opts.get("--dtype", "fp32"));
+  const std::string dtype = opts.get("--dtype", "fp32");
+  load.dtype = models::parse_dtype(dtype);
 
   std::shared_ptr<models::Backbone> model;
   std::string source;
@@ -176,11 +177,11 @@ int run_bench_train(const std::vector<std::string>& args) {
   if (opts.flag("--json")) {
     nlohmann::ordered_json j = {{"model", source},        {"family", info.family},     {"parameters", info.num_parameters},
                                 {"threads", threads},     {"batch", batch},            {"seq", len},
-                                {"prompt", n},            {"objective", objective},    {"dtype", opts.get("--dtype", "fp32")},    {"step_ms", median * 1e3},
+                                {"prompt", n},            {"objective", objective},    {"dtype", dtype},    {"step_ms", median * 1e3},
                                 {"tokens_per_s", real_tps}, {"tokens_per_s_with_virtual", all_tps},
                                 {"matmul_gflops", gflops}, {"limit_tokens_per_s_with_virtual", limit},
                                 {"share_of_limit", all_tps / limit}, {"peak_rss_mib", rss_mib}};
-    if (seq2seq) j["target"] = objective == "lm" ? target_len : 1;
+    if (seq2seq) j["target"] = decoder_ids.size(1);
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -191,7 +192,7 @@ int run_bench_train(const std::vector<std::string>& args) {
               threads, static_cast<long long>(steps));
   if (seq2seq) {
     std::printf("decoder    %lld tokens (%s); tokens/s below count the encoder's\n",
-                static_cast<long long>(objective == "lm" ? target_len : 1),
+                static_cast<long long>(decoder_ids.size(1)),
                 objective == "lm" ? "a random target, loss over the full vocabulary" : "the start token");
   }
   std::printf("time       %.1f ms/step\n", median * 1e3);

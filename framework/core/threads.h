@@ -1,7 +1,8 @@
 // The intra-op thread count of LibTorch (and the BLAS under it).
 //
 // LibTorch's own default depends on the build and the environment (OMP_NUM_THREADS, and Debian's 1.13
-// started with one thread, wasting every other core); ptlab always sets the count explicitly: `runtime.threads` when it is > 0, otherwise all cores of the node divided by
+// started with one thread, wasting every other core); ptlab always sets the count explicitly:
+// `runtime.threads` when it is > 0, otherwise all cores of the node divided by
 // the number of ranks on the node (at least 1), so that `mpirun -np 2` on 2 cores does not oversubscribe.
 #pragma once
 

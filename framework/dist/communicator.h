@@ -45,7 +45,8 @@ class Communicator {
 };
 
 /// "auto" (under mpirun/srun with more than one process: nccl when built with NCCL and a GPU is visible,
-/// else mpi; one process: local), "local", "mpi" or "nccl". An unknown or unavailable backend is an Error saying which exist in this build.
+/// else mpi; one process: local), "local", "mpi" or "nccl". An unknown or unavailable backend is an Error
+/// saying which exist in this build.
 std::unique_ptr<Communicator> make_communicator(const std::string& backend = "auto");
 
 /// The number of ranks on this node as the launcher announces it in the environment, before any MPI

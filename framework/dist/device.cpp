@@ -19,11 +19,6 @@
 namespace ptlab::dist {
 namespace {
 
-std::string host_name() {
-  char buffer[256] = {0};
-  return gethostname(buffer, sizeof(buffer) - 1) == 0 ? std::string(buffer) : std::string("unknown");
-}
-
 #if PTLAB_WITH_CUDA
 /// "0000:3b:00.0" of a device, and the same as one exact number (domain, bus, device, function) for an
 /// all-gather of doubles.
@@ -37,6 +32,11 @@ std::pair<std::string, double> pci_bus_id(int index) {
 #endif
 
 }  // namespace
+
+std::string host_name() {
+  char buffer[256] = {0};
+  return gethostname(buffer, sizeof(buffer) - 1) == 0 ? std::string(buffer) : std::string("unknown");
+}
 
 bool built_with_cuda() { return PTLAB_WITH_CUDA != 0; }
 
@@ -55,10 +55,15 @@ c10::Device bind_device(const std::string& spec, Communicator& comm, bool share)
   if (wanted == "cpu") return c10::Device(c10::kCPU);
   PTLAB_CHECK(wanted == "cuda" || wanted.rfind("cuda:", 0) == 0,
               "runtime.device='{}' is not a device; expected auto, cpu, cuda or cuda:N", spec);
-  PTLAB_CHECK(built_with_cuda(), "runtime.device={}: this ptlab was built without CUDA (LibTorch without CUDA); use "
-              "runtime.device=cpu", spec);
-  PTLAB_CHECK(count > 0, "runtime.device={}: no CUDA device is visible (CUDA_VISIBLE_DEVICES='{}'); use "
-              "runtime.device=cpu or auto", spec, std::getenv("CUDA_VISIBLE_DEVICES") ? std::getenv("CUDA_VISIBLE_DEVICES") : "");
+  PTLAB_CHECK(built_with_cuda(),
+              "runtime.device={}: this ptlab was built without CUDA (LibTorch without CUDA); use "
+              "runtime.device=cpu",
+              spec);
+  const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  PTLAB_CHECK(count > 0,
+              "runtime.device={}: no CUDA device is visible (CUDA_VISIBLE_DEVICES='{}'); use "
+              "runtime.device=cpu or auto",
+              spec, visible ? visible : "");
   int index = 0;
   if (wanted == "cuda") {
     index = comm.local_rank() % count;

@@ -23,6 +23,9 @@ namespace ptlab::dist {
 /// would be right (no GPU visible, cuda:N out of range, more ranks than GPUs on a node).
 c10::Device bind_device(const std::string& spec, Communicator& comm, bool share = false);
 
+/// This machine's host name ("unknown" when gethostname fails): device log lines and run logs.
+std::string host_name();
+
 /// GPUs LibTorch sees (0 on a machine without one or a build without CUDA).
 int cuda_device_count();
 

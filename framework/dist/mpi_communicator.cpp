@@ -44,6 +44,17 @@ void check_cpu_contiguous(const at::Tensor& t, const char* op) {
                "MPI {} needs a defined, contiguous CPU tensor", op);
 }
 
+/// A GPU tensor (a CUDA run without NCCL) goes through a CPU copy: `op` runs on the copy, which is then
+/// copied back. Returns false, doing nothing, for a CPU tensor.
+template <class Op>
+bool staged_through_cpu(at::Tensor& tensor, Op op) {
+  if (tensor.device().is_cpu()) return false;
+  at::Tensor staged = tensor.to(at::kCPU).contiguous();
+  op(staged);
+  tensor.copy_(staged);
+  return true;
+}
+
 }  // namespace
 
 std::string mpi_library_version() {
@@ -91,24 +102,14 @@ void MpiCommunicator::init_ranks() {
 }
 
 void MpiCommunicator::all_reduce_sum(at::Tensor& tensor) {
-  if (!tensor.device().is_cpu()) {  // a GPU tensor without NCCL: through a CPU copy
-    at::Tensor staged = tensor.to(at::kCPU).contiguous();
-    all_reduce_sum(staged);
-    tensor.copy_(staged);
-    return;
-  }
+  if (staged_through_cpu(tensor, [&](at::Tensor& cpu) { all_reduce_sum(cpu); })) return;
   check_cpu_contiguous(tensor, "all_reduce");
   PTLAB_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor),
                                 MPI_SUM, comm_));
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
-  if (!tensor.device().is_cpu()) {
-    at::Tensor staged = tensor.to(at::kCPU).contiguous();
-    broadcast(staged, root);
-    tensor.copy_(staged);
-    return;
-  }
+  if (staged_through_cpu(tensor, [&](at::Tensor& cpu) { broadcast(cpu, root); })) return;
   check_cpu_contiguous(tensor, "broadcast");
   PTLAB_MPI_CHECK(MPI_Bcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpi_type(tensor), root, comm_));
 }

@@ -17,7 +17,6 @@
 #include "tasks/objective.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -72,12 +71,6 @@ void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std:
 double now_seconds() {
   using namespace std::chrono;
   return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string hostname() {
-  char buffer[256] = {0};
-  if (gethostname(buffer, sizeof(buffer) - 1) != 0) return "unknown";
-  return buffer;
 }
 
 struct ModelConfig {
@@ -148,7 +141,8 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   // auto: a frozen backbone in bf16 on a GPU (DESIGN.md), fp32 on CPU; trainable parameters stay fp32 and
   // are cast at the hook point.
   try {
-    load.dtype = models::parse_dtype(s.model.dtype == "auto" ? (load.device.is_cuda() ? "bf16" : "fp32") : s.model.dtype);
+    const bool gpu = load.device.is_cuda();
+    load.dtype = models::parse_dtype(s.model.dtype == "auto" ? (gpu ? "bf16" : "fp32") : s.model.dtype);
   } catch (const Error& e) {
     PTLAB_FAIL("model.dtype: {} (or auto: bf16 on a GPU, fp32 on CPU)", e.what());
   }
@@ -308,7 +302,7 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
                               static_cast<uint64_t>(now_seconds() * 1000));
     info.sweep_id = "";
     info.git_sha = build_git_sha();
-    info.hostname = hostname();
+    info.hostname = dist::host_name();
     info.world_size = comm.size();
     info.config_yaml = config::to_yaml(composed.root);
     info.overrides = composed.overrides;

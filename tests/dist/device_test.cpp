@@ -24,7 +24,9 @@ std::string error_of(const std::string& spec) {
 TEST(Device, CpuAndAutoWithoutAGpu) {
   auto comm = make_communicator("local");
   EXPECT_TRUE(bind_device("cpu", *comm).is_cpu());
-  if (cuda_device_count() == 0) EXPECT_TRUE(bind_device("auto", *comm).is_cpu());
+  if (cuda_device_count() == 0) {
+    EXPECT_TRUE(bind_device("auto", *comm).is_cpu());
+  }
 }
 
 TEST(Device, BadSpecsAreErrorsThatSayWhatIsRight) {
