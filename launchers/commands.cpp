@@ -15,6 +15,7 @@ void add_data_command(CommandRegistry& registry);
 void add_list_command(CommandRegistry& registry);
 void add_demo_command(CommandRegistry& registry);
 void add_train_command(CommandRegistry& registry);
+void add_report_command(CommandRegistry& registry);
 
 const CommandRegistry& commands() {
   static CommandRegistry registry("command");
@@ -30,6 +31,7 @@ const CommandRegistry& commands() {
     add_list_command(registry);
     add_demo_command(registry);
     add_train_command(registry);
+    add_report_command(registry);
   });
   return registry;
 }

@@ -12,7 +12,7 @@
 #include "framework/models/generate.h"
 #include "framework/models/loader.h"
 #include "framework/text/tokenizer.h"
-#include "framework/train/run.h"
+#include "launchers/trial.h"
 #include "launchers/command.h"
 #include "tasks/synthetic/write_synthetic.h"
 
@@ -97,20 +97,20 @@ void generate_story(const std::string& model_dir) {
 
 struct DemoRow {
   std::string label;
-  train::RunOutcome outcome;
+  RunOutcome outcome;
   double seconds = 0.0;
 };
 
 // One trial of the demo: the user's overrides, then the step's own.
-train::RunOutcome run_step(const config::ComposeOptions& options, const std::vector<std::string>& user,
+RunOutcome run_step(const config::ComposeOptions& options, const std::vector<std::string>& user,
                            const std::vector<std::string>& step, dist::Communicator& comm) {
   std::vector<std::string> overrides = step;
   overrides.insert(overrides.end(), user.begin(), user.end());
   auto composed = config::compose(options, overrides);
-  return train::run_training(composed, comm);
+  return run_training(composed, comm);
 }
 
-double value_or_nan(const train::RunOutcome& o, const std::string& split, const std::string& metric) {
+double value_or_nan(const RunOutcome& o, const std::string& split, const std::string& metric) {
   auto s = o.splits.find(split);
   if (s == o.splits.end()) return std::nan("");
   auto m = s->second.find(metric);

@@ -1,5 +1,5 @@
 // `ptlab train [overrides...]` and `ptlab eval [--split S] [--from PATH] [overrides...]`: one trial from
-// the composed config (framework/train/run.h). Under `mpirun -np N` every rank runs the same command and
+// the composed config (launchers/trial.h). Under `mpirun -np N` every rank runs the same command and
 // the trial trains data-parallel; a rank that fails aborts the whole job with its message.
 #include "framework/config/compose.h"
 #include "framework/config/reader.h"
@@ -7,7 +7,7 @@
 #include "framework/core/log.h"
 #include "framework/core/suggest.h"
 #include "framework/dist/communicator.h"
-#include "framework/train/run.h"
+#include "launchers/trial.h"
 #include "launchers/command.h"
 
 #include <cmath>
@@ -92,6 +92,7 @@ int with_communicator(const config::Composed& composed, Body body) {
   } catch (const std::exception& e) {
     log_error("{}", e.what());
     comm->abort(dynamic_cast<const Error*>(&e) ? 2 : 1);
+    return 1;  // not reached: abort ends the job
   }
 }
 
@@ -112,7 +113,7 @@ int run_train(const std::vector<std::string>& args) {
   Parsed p = parse(args, "train", false);
   config::Composed composed = config::compose(p.options, p.overrides);
   return with_communicator(composed, [&](dist::Communicator& comm) {
-    auto outcome = train::run_training(composed, comm);
+    auto outcome = run_training(composed, comm);
     if (comm.rank() == 0) {
       std::printf("run %s: %s\n", outcome.run_dir.c_str(), outcome.result.status.c_str());
       for (const auto& [split, values] : outcome.splits) print_values(split, values);
@@ -129,7 +130,7 @@ int run_eval(const std::vector<std::string>& args) {
   Parsed p = parse(args, "eval", true);
   config::Composed composed = config::compose(p.options, p.overrides);
   return with_communicator(composed, [&](dist::Communicator& comm) {
-    auto outcome = train::run_evaluation(composed, comm, p.split, p.from);
+    auto outcome = run_evaluation(composed, comm, p.split, p.from);
     if (comm.rank() == 0) {
       for (const auto& [split, values] : outcome.splits) print_values(split, values);
     }

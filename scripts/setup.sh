@@ -28,9 +28,10 @@ packages=(
   python3 python3-venv
   libopenmpi-dev openmpi-bin
   libyaml-cpp-dev libfmt-dev nlohmann-json3-dev
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools gnuplot-nox
   libsentencepiece-dev libpcre2-dev libicu-dev
   libgtest-dev libgmock-dev
+  slurm-wlm munge            # a real one-node Slurm for the launcher=slurm tests (scripts/slurm-local.sh)
 )
 
 # ---- 1. Debian packages ------------------------------------------------------------------------------

@@ -33,10 +33,36 @@ std::map<std::string, int64_t> last_steps(const std::string& path, bool* ends_wi
   return last;
 }
 
+// Rewrites `path` without the events whose step is after `keep_through` (torn and foreign lines go too),
+// atomically: a temporary file renamed over it.
+void drop_after(const std::string& path, int64_t keep_through) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return;  // no file yet: nothing to drop
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    auto event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object()) continue;
+    auto step = event.find("step");
+    if (step != event.end() && step->is_number_integer() && step->get<int64_t>() > keep_through) continue;
+    kept += line + "\n";
+  }
+  in.close();
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << kept;
+    out.flush();
+    PTLAB_CHECK(out.good(), "cannot rewrite metrics log '{}' (writing '{}'): {}", path, temp, std::strerror(errno));
+  }
+  PTLAB_CHECK(std::rename(temp.c_str(), path.c_str()) == 0, "cannot replace metrics log '{}': {}", path,
+              std::strerror(errno));
+}
+
 }  // namespace
 
-JsonlLog::JsonlLog(const std::string& path, bool append) : path_(path) {
+JsonlLog::JsonlLog(const std::string& path, bool append, std::optional<int64_t> keep_through) : path_(path) {
   bool ends_with_newline = true;
+  if (append && keep_through) drop_after(path_, *keep_through);
   if (append) resumed_step_ = last_steps(path_, &ends_with_newline);
   file_ = std::fopen(path_.c_str(), append ? "ab" : "wb");
   PTLAB_CHECK(file_ != nullptr, "cannot open metrics log '{}' for writing: {}", path_, std::strerror(errno));

@@ -2,7 +2,7 @@
 //
 //  - metrics.jsonl: one JSON object per logging event, one line each, flushed per line so that `tail -f`,
 //    `pandas.read_json(path, lines=True)` and the W&B / MLflow / Aim replay scripts can read a live run on
-//    any file system (HDF5's SWMR does not work over NFS):
+//    any file system, line by line as it happens:
 //        {"step":1200,"wall_time":1724061234.52,"split":"train","train/loss":0.413,"train/lr":0.0003}
 //    Keys are "<split>/<name>" for the metric names given to write(); NaN and ±inf are written as null.
 //  - summary.json: one object for the whole run (run id, hparams, final and best values, status), written
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,10 @@ class JsonlLog {
   /// keeps its lines and reads, per split, the last step already in the file: write() then drops events
   /// whose step is <= that step, so re-run steps are not logged twice. A last line cut short by a killed
   /// writer is ended with a newline first; lines that are not JSON objects are skipped when reading.
+  /// With `keep_through` (a run resumed from the checkpoint of that step), the events after that step —
+  /// logged after the checkpoint by the run that was lost — are removed first (the file is rewritten).
   /// A file that cannot be opened is an Error naming the path and the system's reason.
-  JsonlLog(const std::string& path, bool append);
+  JsonlLog(const std::string& path, bool append, std::optional<int64_t> keep_through = std::nullopt);
   ~JsonlLog();
   JsonlLog(const JsonlLog&) = delete;
   JsonlLog& operator=(const JsonlLog&) = delete;

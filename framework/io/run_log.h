@@ -16,29 +16,31 @@
 //   /summary                   group, written by finish(): attributes only (@status, final and best values)
 //   /artifacts/<name>          optional float32 tensors written by finish() (e.g. the learned prompt [P, d])
 //
-// Life cycle: the constructor creates every group, dataset and attribute, then switches the file to SWMR
-// write mode (single writer, multiple readers), so `h5py.File(p, "r", swmr=True)` can follow a live run.
-// log() buffers in memory; flush() extends the three datasets of each series together, writes them and
-// flushes the file, so a run killed at any point leaves a valid file holding every row flushed so far.
-// finish() leaves SWMR mode, writes /summary and /artifacts and closes.
+// Life cycle: log() buffers rows in memory; flush() publishes them. Every write (the constructor's, each
+// flush, finish) goes to a working copy `.metrics.h5.tmp` beside the file, which is closed, synced and
+// renamed over `metrics.h5`. So the file on disk is always a complete, closed HDF5 file: a run killed at
+// any moment leaves one that h5ls, h5dump, h5py and pandas open as it is (no SWMR flag, no `h5clear`),
+// holding every row of the last flush. A reader that has the file open keeps the version it opened; reopen
+// it to see newer rows (metrics.jsonl is the line-by-line live view). A flush copies the file: cheap for
+// run logs (a 10-series run of 100,000 rows is ~10 MB), call it every few seconds and at every eval.
 //
-// One writer per file: RunLog holds a lock on the file (an fcntl open-file-description lock) from before
-// HDF5 opens it until after HDF5 closes it. HDF5's own lock is not used because HDF5 1.10 releases it when
-// SWMR writing starts. The kernel releases the lock when the process dies, so a killed run leaves no
-// stale lock. HDF5_USE_FILE_LOCKING=FALSE (needed on some NFS/Lustre mounts) turns it off, as it does
-// for HDF5.
+// One writer per file: RunLog holds a lock on the hidden sidecar `.metrics.h5.lock` (an fcntl
+// open-file-description lock) for its whole life. The kernel releases the lock when the process dies, so a
+// killed run leaves no stale lock. HDF5_USE_FILE_LOCKING=FALSE (needed on some NFS/Lustre mounts) turns it
+// off, as it does for HDF5's own lock.
 //
-// A file left by a killed writer still carries HDF5's "open for writing" flag: it opens with SWMR read
-// (h5py: swmr=True, C: H5F_ACC_RDONLY | H5F_ACC_SWMR_READ), after `h5clear -s metrics.h5`, or by resuming
-// the run. Resuming with resume = true holds the lock, so it knows no writer is alive; it clears the flag
-// and repairs the stale end-of-allocation address, as `h5clear -s --increment=0` does.
+// Resuming (resume = true) appends to the file; with `keep_through` = k (the checkpoint's step), rows with
+// a step after k — logged by the run after its last checkpoint, the future that was lost — are removed
+// first, so the log describes one run. Files written by ptlab before this layout (SWMR, HDF5 1.10 format)
+// are resumed too: an "open for writing" flag a killed SWMR writer left is cleared.
 //
-// Files use the HDF5 1.10 format (libver latest, needed for SWMR); HDF5 1.8 cannot read them. SWMR needs
-// POSIX write semantics, which NFS lacks: the JSONL sidecar (jsonl_log.h) is the live view there.
+// Files use the HDF5 1.8 format (superblock v2): every HDF5 from 1.8 on reads them.
 // Not thread-safe: one RunLog is used from one thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -61,7 +63,7 @@ struct RunInfo {
   std::vector<std::pair<std::string, HParam>> hparams;  ///< flattened ("method.prompt_len") -> /hparams @...
 };
 
-/// One metric series, declared before the run starts (SWMR cannot create datasets later).
+/// One metric series, declared before the run starts.
 struct MetricSpec {
   std::string split;  ///< train | eval | test | sys
   std::string name;   ///< e.g. "loss", "accuracy", "grad/norm" ('/' makes nested groups)
@@ -79,14 +81,15 @@ struct Artifact {
 
 class RunLog {
  public:
-  /// Creates `path` and everything in the layout above, then enters SWMR write mode.
+  /// Creates `path` with everything in the layout above.
   ///
   /// An existing file is an Error unless `resume`: then it is reopened (even when its previous writer was
   /// killed), must carry @schema="ptlab-metrics" with a schema_version this build reads, and is appended
   /// to. Its /config, /overrides, /hparams and identity attributes are kept (a warning is logged if the
-  /// run id or the config differ); series missing from the file are added; series whose three datasets
-  /// have unequal lengths (a writer killed mid-flush) are cut to the shortest. With `resume` and no file,
-  /// a new one is created.
+  /// config differs); @world_size becomes info.world_size; /summary is removed (the run goes on); series
+  /// missing from the file are added; series whose three datasets have unequal lengths are cut to the
+  /// shortest; with `keep_through`, rows whose step is after it are removed. With `resume` and no file, a
+  /// new one is created.
   ///
   /// Errors (ptlab::Error, one line naming the path): the directory is missing or not writable; another
   /// process is writing the file (the lock above; the message also gives the HDF5_USE_FILE_LOCKING=FALSE
@@ -94,7 +97,8 @@ class RunLog {
   /// constructor fails after creating a new file, it removes that file. Malformed specs (split not one of
   /// train|eval|test|sys, empty name segments, a duplicate, or one series nested inside another) and
   /// duplicate hparam names are InternalErrors: they come from code, not from the user.
-  RunLog(const std::string& path, const RunInfo& info, const std::vector<MetricSpec>& specs, bool resume = false);
+  RunLog(const std::string& path, const RunInfo& info, const std::vector<MetricSpec>& specs, bool resume = false,
+         std::optional<int64_t> keep_through = std::nullopt);
 
   /// Flushes buffered rows and closes without writing /summary (a reader then sees no @status). Never
   /// throws: a failure is logged as a warning.
@@ -108,13 +112,13 @@ class RunLog {
   /// A series not declared to the constructor, or a call after finish(), is an InternalError.
   void log(const std::string& split, const std::string& name, int64_t step, double value, double wall_time);
 
-  /// Appends every buffered row to the file: per series, H5Dset_extent on step/value/wall_time together and
-  /// one hyperslab write each; then one H5Fflush. After it returns, those rows survive a kill of the process.
-  /// Costs about 0.6 ms for 10 series on a local disk (tests/io/run_log_test.cpp prints it): call it at
-  /// every eval and every few seconds, not every step.
+  /// Appends every buffered row to the file (a working copy, renamed over it; see above). After it returns,
+  /// those rows survive a kill of the process. No-op without buffered rows. Costs about a millisecond for a
+  /// small file on a local disk (tests/io/run_log_test.cpp prints it): call it at every eval and every few
+  /// seconds, not every step. On an error the rows stay buffered.
   void flush();
 
-  /// Ends the run: flushes, leaves SWMR mode (closes and reopens the file), writes `summary` as attributes
+  /// Ends the run: appends the buffered rows, writes `summary` as attributes
   /// of /summary (previous ones from an earlier finish are replaced) and `artifacts` under /artifacts,
   /// and closes the file. `summary` must hold "status", a string: "completed", "failed" or "stopped";
   /// other entries are free ("best/eval/accuracy", "best_step", "final/train/loss", ...); @finished_utc is
@@ -131,20 +135,23 @@ class RunLog {
   int64_t dropped_rows() const { return dropped_rows_; }
 
  private:
-  struct Series;  // one /metrics/<split>/<name> group: its three open datasets and its row buffer
+  struct Series;  // one /metrics/<split>/<name> group: where it is, its stored rows and its row buffer
 
-  void create_layout(const RunInfo& info);
-  void check_resumed_file(const RunInfo& info);
-  void open_or_create_series(const MetricSpec& spec);
-  void flush_series(Series& series);
-  void write_summary_and_artifacts(const std::vector<std::pair<std::string, HParam>>& summary,
+  std::string work_path() const;
+  // Copies the file (or creates a new one), runs `edit` on the copy's HDF5 file id, closes, syncs and
+  // renames it over the file. On an error the file is untouched and the copy removed.
+  void update(const std::function<void(int64_t)>& edit, bool from_existing);
+  void create_layout(int64_t file, const RunInfo& info);
+  void check_resumed_file(int64_t file, const RunInfo& info);
+  void open_or_create_series(int64_t file, Series& series, std::optional<int64_t> keep_through);
+  void append_buffered(int64_t file);
+  void mark_appended();
+  void write_summary_and_artifacts(int64_t file, const std::vector<std::pair<std::string, HParam>>& summary,
                                    const std::vector<Artifact>& artifacts);
-  void close_datasets();
   std::size_t find(const std::string& split, const std::string& name) const;
 
   std::string path_;
-  int64_t file_ = -1;  // hid_t of the open file (hid_t is int64_t from HDF5 1.10 on; checked in run_log.cpp)
-  int lock_fd_ = -1;   // holds the writer lock (see run_log.cpp) from before the open until after the close
+  int lock_fd_ = -1;  // holds the writer lock (see above) for the writer's life
   std::vector<Series> series_;
   std::unordered_map<std::string, std::size_t> index_;  // "split/name" -> position in series_
   int64_t dropped_rows_ = 0;

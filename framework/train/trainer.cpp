@@ -49,6 +49,7 @@ TrainerConfig TrainerConfig::decode(config::Reader r) {
   c.eval_limit = r.get<int64_t>("eval_limit", c.eval_limit);
   c.log_every = r.get<int64_t>("log_every", c.log_every);
   c.checkpoint_every = r.get<int64_t>("checkpoint_every", c.checkpoint_every);
+  c.checkpoint_minutes = r.get<double>("checkpoint_minutes", c.checkpoint_minutes);
   c.early_stopping_patience = r.get<int64_t>("early_stopping_patience", c.early_stopping_patience);
   c.metric = r.get<std::optional<std::string>>("metric", std::nullopt).value_or("");
   c.restore_best = r.get<bool>("restore_best", c.restore_best);
@@ -76,6 +77,9 @@ TrainerConfig TrainerConfig::decode(config::Reader r) {
   PTLAB_CHECK(c.epochs >= 0 && std::isfinite(c.epochs), "{}: must be 0 or more, got {}", r.key_path("epochs"), c.epochs);
   PTLAB_CHECK(c.max_steps > 0 || c.epochs > 0, "{} and {} are both 0: say how long to train (e.g. trainer.max_steps=1000)",
               r.key_path("max_steps"), r.key_path("epochs"));
+  PTLAB_CHECK(c.checkpoint_minutes >= 0 && std::isfinite(c.checkpoint_minutes),
+              "{}: must be 0 (no time-based checkpoints) or more minutes, got {}", r.key_path("checkpoint_minutes"),
+              c.checkpoint_minutes);
   PTLAB_CHECK(c.max_grad_norm >= 0, "{}: must be 0 (no clipping) or more, got {}", r.key_path("max_grad_norm"),
               c.max_grad_norm);
   r.finish();
@@ -267,6 +271,13 @@ void Trainer::check_resumable() const {
   for (const char* key : {"step", "epoch", "offset", "bad_evals", "best_step", "best_eval"}) get(key);
 }
 
+std::optional<int64_t> Trainer::resume_step() const {
+  if (!config_.resume || !std::filesystem::exists(checkpoint_path())) return std::nullopt;
+  check_resumable();
+  CheckpointFile file = ptlab::train::load_checkpoint(checkpoint_path());
+  return file.meta.at("step").get<int64_t>();
+}
+
 bool Trainer::load_checkpoint(Position& position, Optimizer& optimizer, int64_t& bad_evals) {
   const std::string path = checkpoint_path();
   if (!std::filesystem::exists(path)) {
@@ -301,7 +312,8 @@ bool Trainer::load_checkpoint(Position& position, Optimizer& optimizer, int64_t&
   bad_evals = get("bad_evals").get<int64_t>();
   result_.best_step = get("best_step").get<int64_t>();
   result_.best_eval.clear();
-  for (const auto& [k, v] : get("best_eval").items()) result_.best_eval[k] = v.get<double>();
+  const nlohmann::json best_eval = get("best_eval");  // a named copy: items() of a temporary would dangle
+  for (const auto& [k, v] : best_eval.items()) result_.best_eval[k] = v.is_number() ? v.get<double>() : std::nan("");
   log_info("resumed from {} at step {}", path, position.step);
   return true;
 }
@@ -358,6 +370,7 @@ TrainResult Trainer::fit() {
   install_stop_handlers();
 
   const double start = now_seconds();
+  double last_checkpoint = start;
   double window_start = start;
   int64_t window_tokens = 0;
   int64_t total_tokens = 0;
@@ -492,8 +505,12 @@ TrainResult Trainer::fit() {
       result_.status = "stopped";
       break;
     }
-    if (config_.checkpoint_every > 0 && position.step % config_.checkpoint_every == 0) {
+    // Rank 0 alone writes checkpoints (no collective inside), so the wall-clock rule needs no agreement.
+    const bool due_by_time =
+        config_.checkpoint_minutes > 0 && now_seconds() - last_checkpoint >= 60.0 * config_.checkpoint_minutes;
+    if ((config_.checkpoint_every > 0 && position.step % config_.checkpoint_every == 0) || due_by_time) {
       save_checkpoint(position, *optimizer, bad_evals);
+      last_checkpoint = now_seconds();
     }
     if (early) {
       result_.status = "early_stopped";

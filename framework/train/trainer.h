@@ -13,6 +13,7 @@
 //     eval_limit: 0               # evaluate on at most this many dev examples (0 = all)
 //     log_every: 10               # steps between train/* log rows and progress lines
 //     checkpoint_every: 0         # steps between checkpoints (0 = only on a stop signal and at the end)
+//     checkpoint_minutes: 10      # also checkpoint when this much wall time passed since the last one (0 = never)
 //     early_stopping_patience: 0  # evaluations without improvement before stopping (0 = never)
 //     metric: null                # the dev metric that picks the best state (null = the task's first)
 //     restore_best: true          # evaluate the test split(s) with the best dev state
@@ -57,6 +58,7 @@ struct TrainerConfig {
   int64_t eval_limit = 0;
   int64_t log_every = 10;
   int64_t checkpoint_every = 0;
+  double checkpoint_minutes = 10.0;
   int64_t early_stopping_patience = 0;
   std::string metric;  ///< "" = the task's first metric
   bool restore_best = true;
@@ -120,6 +122,10 @@ class Trainer {
   /// With config.resume and a checkpoint in the run dir: checks that it belongs to this setup (model,
   /// method, ranks, batch size, seed) before anything is written — an Error names what differs.
   void check_resumable() const;
+
+  /// With config.resume and a checkpoint in the run dir: the step it was written at (after
+  /// check_resumable's checks); otherwise nothing.
+  std::optional<int64_t> resume_step() const;
 
  private:
   struct Position {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <regex>
 #include <string>
 
 namespace ptlab::config {
@@ -85,21 +86,25 @@ TEST_F(ConfigCli, HelpForEveryCommand) {
 TEST_F(ConfigCli, SweepDryRunListsAndValidatesTrials) {
   Result r = ptlab("sweep --dry-run -m seed=1,2 'trainer.steps=range(0,3)'");
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_CONTAINS(r.output,
-                  "0: seed=1 trainer.steps=0\n1: seed=1 trainer.steps=1\n2: seed=1 trainer.steps=2\n"
-                  "3: seed=2 trainer.steps=0\n");
-  EXPECT_CONTAINS(r.output, "5: seed=2 trainer.steps=2\n6 trials, all valid\n");
+  // Each trial: its number, its overrides and its stable id (a hash of the overrides, 12 hex digits).
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("0: seed=1 trainer.steps=0  # [0-9a-f]{12}\n1: seed=1 "
+                                                     "trainer.steps=1  # [0-9a-f]{12}\n2: seed=1 trainer.steps=2  # "
+                                                     "[0-9a-f]{12}\n3: seed=2 trainer.steps=0  #")))
+      << r.output;
+  EXPECT_CONTAINS(r.output, "6 trials, all valid");
   Result g = ptlab("sweep --dry-run -m 'model=glob(*)'");
   EXPECT_EQ(g.code, 2) << g.output;
-  EXPECT_CONTAINS(g.output, "0: model=local\n1: model=small\n2: model=tiny\n");
+  EXPECT_CONTAINS(g.output, "0: model=local  # ");
+  EXPECT_CONTAINS(g.output, "1: model=small  # ");
   EXPECT_CONTAINS(g.output, "trial 0 is invalid: missing mandatory value 'model.path'");
   EXPECT_CONTAINS(g.output, "1 of 3 trials are invalid");
 }
 
-TEST_F(ConfigCli, SweepWithoutDryRunIsNotBuiltYet) {
-  Result r = ptlab("sweep -m seed=1,2");
+TEST_F(ConfigCli, RunningASweepWithAnInvalidTrialIsAnErrorNamingIt) {
+  Result r = ptlab("sweep -m 'model=glob(*)' --dir " + (std::filesystem::temp_directory_path() / "ptlab_cli_invalid_sweep").string());
   EXPECT_EQ(r.code, 2);
-  EXPECT_CONTAINS(r.output, "running sweeps is not built yet");
+  EXPECT_CONTAINS(r.output, "1 of 3 trials are invalid");
+  EXPECT_CONTAINS(r.output, "missing mandatory value 'model.path'");
 }
 
 }  // namespace

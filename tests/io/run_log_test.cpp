@@ -26,11 +26,10 @@ namespace fs = std::filesystem;
 
 // ---- read-back with the raw C API ---------------------------------------------------------------------
 
-hid_t open_for_read(const std::string& path, bool swmr) {
+hid_t open_for_read(const std::string& path) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  hid_t f = H5Fopen(path.c_str(), swmr ? (H5F_ACC_RDONLY | H5F_ACC_SWMR_READ) : H5F_ACC_RDONLY, fapl);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   return f;
 }
@@ -38,7 +37,7 @@ hid_t open_for_read(const std::string& path, bool swmr) {
 // A reader that owns one open file; every accessor fails the test (returns a default) on error.
 struct Reader {
   hid_t file = -1;
-  explicit Reader(const std::string& path, bool swmr = false) : file(open_for_read(path, swmr)) {}
+  explicit Reader(const std::string& path) : file(open_for_read(path)) {}
   ~Reader() {
     if (file >= 0) H5Fclose(file);
   }
@@ -129,7 +128,6 @@ struct Reader {
     hid_t d = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
     EXPECT_GE(d, 0) << name;
     if (d < 0) return {};
-    H5Drefresh(d);  // SWMR readers see rows appended since the open
     hid_t s = H5Dget_space(d);
     std::vector<T> out(static_cast<std::size_t>(H5Sget_select_npoints(s)));
     if (!out.empty()) {
@@ -253,14 +251,14 @@ TEST_F(RunLogTest, WritesTheDocumentedLayoutAndAttributes) {
   EXPECT_EQ(r.string_attr("/metrics/train/loss", "description"), "mean token cross-entropy");
   EXPECT_EQ(r.string_attr("/metrics/sys/grad/norm", "reduction"), "mean_over_ranks");
 
-  // Extendible, chunked 1024, with the documented file types.
+  // Extendible, chunked 256, with the documented file types.
   for (const char* ds : {"step", "value", "wall_time"}) {
     hid_t d = H5Dopen2(r.file, (std::string("/metrics/train/loss/") + ds).c_str(), H5P_DEFAULT);
     ASSERT_GE(d, 0) << ds;
     hid_t dcpl = H5Dget_create_plist(d);
     hsize_t chunk = 0;
     EXPECT_EQ(H5Pget_chunk(dcpl, 1, &chunk), 1);
-    EXPECT_EQ(chunk, 1024u);
+    EXPECT_EQ(chunk, 256u);
     hid_t space = H5Dget_space(d);
     hsize_t dims = 0, maxdims = 0;
     H5Sget_simple_extent_dims(space, &dims, &maxdims);
@@ -375,6 +373,31 @@ TEST_F(RunLogTest, ResumeWithoutAFileCreatesOne) {
   EXPECT_FALSE(r.exists("/summary"));
 }
 
+TEST_F(RunLogTest, ResumeFromACheckpointDropsLaterRowsAndDescribesTheContinuingRun) {
+  {
+    RunLog log(path_, info(), specs());
+    for (int64_t s = 1; s <= 30; ++s) log.log("train", "loss", s, static_cast<double>(s), 0.0);
+    log.log("eval", "accuracy", 10, 0.5, 0.0);
+    log.log("eval", "accuracy", 20, 0.6, 0.0);
+    log.finish({{"status", std::string("completed")}});
+  }
+  RunInfo two_ranks = info();
+  two_ranks.world_size = 3;
+  {
+    RunLog log(path_, two_ranks, specs(), /*resume=*/true, /*keep_through=*/15);
+    EXPECT_EQ(log.stored_rows("train", "loss"), 15);
+    EXPECT_EQ(log.stored_rows("eval", "accuracy"), 1);
+    log.log("train", "loss", 16, -16.0, 0.0);
+  }
+  Reader r(path_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.steps("/metrics/train/loss"), range(1, 16));
+  EXPECT_EQ(r.values("/metrics/train/loss").back(), -16.0) << "step 16 is the resumed run's";
+  EXPECT_EQ(r.values("/metrics/eval/accuracy"), std::vector<double>{0.5});
+  EXPECT_EQ(r.int_attr("/", "world_size"), 3);
+  EXPECT_LT(H5Lexists(r.file, "/summary", H5P_DEFAULT), 1) << "the earlier finish's summary no longer applies";
+}
+
 TEST_F(RunLogTest, ResumeCutsSeriesOfUnequalLengthToTheShortest) {
   {
     RunLog log(path_, info(), specs());
@@ -398,12 +421,12 @@ TEST_F(RunLogTest, ResumeCutsSeriesOfUnequalLengthToTheShortest) {
   EXPECT_EQ(r.values("/metrics/train/loss").size(), 5u);
 }
 
-// ---- other processes: a live SWMR reader, a killed writer, a lock holder --------------------------------
+// ---- other processes: a live reader, a killed writer, a lock holder -------------------------------------
 
 // The child process must not run gtest or HDF5 exit handlers: it leaves with _exit().
 [[noreturn]] void child_exit(int code) { ::_exit(code); }
 
-TEST_F(RunLogTest, LiveSwmrReaderSeesEachFlush) {
+TEST_F(RunLogTest, ALiveRunOpensWithoutSwmrAndAReopenSeesEachFlush) {
   int to_parent[2], to_child[2];
   ASSERT_EQ(::pipe(to_parent), 0);
   ASSERT_EQ(::pipe(to_child), 0);
@@ -427,12 +450,15 @@ TEST_F(RunLogTest, LiveSwmrReaderSeesEachFlush) {
   char c = 0;
   ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
   {
-    Reader r(path_, /*swmr=*/true);
-    ASSERT_TRUE(r.ok()) << "SWMR read of a file being written";
+    Reader r(path_);
+    ASSERT_TRUE(r.ok()) << "a plain read-only open of a file being written";
     EXPECT_EQ(r.steps("/metrics/train/loss"), range(1, 3));
     ASSERT_EQ(::write(to_child[1], "x", 1), 1);
     ASSERT_EQ(::read(to_parent[0], &c, 1), 1);
-    EXPECT_EQ(r.steps("/metrics/train/loss"), range(1, 2000)) << "after H5Drefresh the reader sees the new rows";
+    EXPECT_EQ(r.steps("/metrics/train/loss"), range(1, 3)) << "an open reader keeps the version it opened";
+    Reader again(path_);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again.steps("/metrics/train/loss"), range(1, 2000)) << "a reopen sees the new rows";
   }
   ASSERT_EQ(::write(to_child[1], "x", 1), 1);
   int status = 0;
@@ -459,17 +485,15 @@ TEST_F(RunLogTest, KilledWriterLeavesEveryFlushedRowReadableAndCanBeResumed) {
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   {
-    Reader plain(path_);
-    EXPECT_FALSE(plain.ok()) << "HDF5 marks the file open-for-write; a plain open is refused (see run_log.h)";
-    Reader r(path_, /*swmr=*/true);
-    ASSERT_TRUE(r.ok());
+    Reader r(path_);
+    ASSERT_TRUE(r.ok()) << "the killed writer's file opens as it is (no SWMR, no h5clear)";
     EXPECT_EQ(r.string_attr("/", "schema"), "ptlab-metrics");
     EXPECT_EQ(r.steps("/metrics/train/loss"), range(1, 10));
     EXPECT_EQ(r.values("/metrics/train/loss").back(), 10.0);
     EXPECT_EQ(r.values("/metrics/eval/accuracy"), std::vector<double>{0.5});
   }
   {
-    RunLog log(path_, info(), specs(), /*resume=*/true);  // clears the flag, repairs the end-of-allocation
+    RunLog log(path_, info(), specs(), /*resume=*/true);
     EXPECT_EQ(log.stored_rows("train", "loss"), 10);
     // Enough new rows to allocate new chunks and metadata: they must not land on the killed writer's data.
     for (int64_t s = 9; s <= 3000; ++s) log.log("train", "loss", s, static_cast<double>(s), 0.0);

@@ -1,4 +1,4 @@
-#include "framework/train/run.h"
+#include "launchers/trial.h"
 
 #include "framework/config/reader.h"
 #include "framework/config/yaml_value.h"
@@ -23,7 +23,12 @@
 #include <filesystem>
 #include <fstream>
 
-namespace ptlab::train {
+namespace ptlab::launchers {
+using train::Trainer;
+using train::TrainerConfig;
+using train::TrainerParts;
+using train::MetricSink;
+
 namespace fs = std::filesystem;
 namespace {
 
@@ -113,6 +118,7 @@ struct Setup {
   uint64_t seed = 0;
   std::string run_dir;
   std::string identity;
+  double flush_seconds = 5.0;
 };
 
 std::string choice(const config::Composed& composed, const std::string& group, const std::string& fallback) {
@@ -120,7 +126,8 @@ std::string choice(const config::Composed& composed, const std::string& group, c
   return it == composed.choices.end() || it->second.empty() ? fallback : it->second;
 }
 
-Setup build(const config::Composed& composed, dist::Communicator& comm, const std::vector<std::string>& splits) {
+Setup build(const config::Composed& composed, dist::Communicator& comm, const std::vector<std::string>& splits,
+            int ranks_on_node = 0) {
   Setup s;
   const YAML::Node& root = composed.root;
   std::string device_spec;
@@ -133,7 +140,7 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     device_spec = runtime.get<std::string>("device", "auto");
     share_devices = runtime.get<bool>("share_devices", false);
     runtime.finish();
-    configure_threads(threads, comm.local_size());
+    configure_threads(threads, ranks_on_node > 0 ? ranks_on_node : comm.local_size());
   }
   s.model = decode_model(root, composed.origins);
   models::LoadOptions load;
@@ -191,6 +198,9 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
 
   config::Reader run(root["run"], "run", composed.origins);
   std::string dir = run.get<std::optional<std::string>>("dir", std::nullopt).value_or("");
+  s.flush_seconds = run.get<double>("flush_seconds", s.flush_seconds);
+  PTLAB_CHECK(s.flush_seconds >= 0 && std::isfinite(s.flush_seconds),
+              "run.flush_seconds: must be 0 (flush every row) or more seconds, got {}", s.flush_seconds);
   run.finish();
   if (dir.empty()) {
     std::string outputs = "outputs";
@@ -255,14 +265,15 @@ void add_values(nlohmann::json& j, const std::string& prefix, const std::map<std
 }  // namespace
 
 
-RunOutcome run_training(const config::Composed& composed, dist::Communicator& comm) {
+RunOutcome run_training(const config::Composed& composed, dist::Communicator& comm, const TrialInfo& trial) {
   // Which splits: train, the dev split for selection, the test split for the final report.
   Setup s;
   {
     // The dataset config names dev/test splits; build() loads them all at once.
     auto task_config = tasks::TaskConfig::from_config(composed.root, composed.origins, "task", choice(composed, "task", "task"));
     PTLAB_CHECK(task_config.data.has_value(), "task {}: no data section", task_config.name);
-    s = build(composed, comm, {"train", task_config.data->dev_split, task_config.data->test_split});
+    s = build(composed, comm, {"train", task_config.data->dev_split, task_config.data->test_split},
+              trial.ranks_on_node);
   }
   const std::string dev_split = s.task_config.data->dev_split;
   const std::string test_split = s.task_config.data->test_split;
@@ -282,10 +293,16 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
 
   std::unique_ptr<io::RunLog> log;
   std::unique_ptr<io::JsonlLog> jsonl;
+  double last_flush = 0.0;
   MetricSink sink = [&](const std::string& split, int64_t step, double wall, const std::map<std::string, double>& values) {
     if (log) {
       for (const auto& [name, value] : values) log->log(split, name, step, value, wall);
-      if (split != "train") log->flush();
+      // Evaluations at once; training rows at most flush_seconds old (a killed run loses no more).
+      const double now = now_seconds();
+      if (split != "train" || now - last_flush >= s.flush_seconds) {
+        log->flush();
+        last_flush = now;
+      }
     }
     if (jsonl) {
       std::vector<std::pair<std::string, double>> row;
@@ -300,11 +317,18 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
     io::RunInfo info;
     info.run_id = fmt::format("{}-{:x}", fs::path(s.run_dir).filename().string(),
                               static_cast<uint64_t>(now_seconds() * 1000));
-    info.sweep_id = "";
+    info.sweep_id = trial.sweep_id;
+    info.job_num = trial.job_num;
     info.git_sha = build_git_sha();
     info.hostname = dist::host_name();
     info.world_size = comm.size();
-    info.config_yaml = config::to_yaml(composed.root);
+    {
+      // The config as the run was defined: trainer.resume says how this process started, not what it trains
+      // (a resumed run's config then compares equal to the stored one).
+      YAML::Node defined = YAML::Clone(composed.root);
+      if (defined["trainer"] && defined["trainer"]["resume"]) defined["trainer"]["resume"] = false;
+      info.config_yaml = config::to_yaml(defined);
+    }
     info.overrides = composed.overrides;
     for (const char* group : {"model", "method", "trainer", "runtime"}) flatten(composed.root[group], group, info.hparams);
     for (const auto& [group, option] : composed.choices) info.hparams.emplace_back("choice." + group, option);
@@ -313,13 +337,21 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
     write_text(s.run_dir + "/config.yaml", info.config_yaml);
     write_text(s.run_dir + "/overrides.yaml", overrides_yaml(composed.overrides));
     const bool resume = s.trainer.resume;
-    trainer.check_resumable();
+    // On resume from the checkpoint of step k, the rows logged after k belong to the future that was lost.
+    const std::optional<int64_t> resume_from = trainer.resume_step();
+    const bool has_log = fs::exists(s.run_dir + "/metrics.h5") || fs::exists(s.run_dir + "/metrics.jsonl");
+    PTLAB_CHECK(!resume || resume_from || !has_log,
+                "{}: trainer.resume=true but there is no checkpoint to resume from (checkpoint.safetensors), while "
+                "metrics.h5 / metrics.jsonl there hold an earlier run; training from scratch would mix two runs in "
+                "one log — remove the directory (or those files) to start over, or pick another run.dir",
+                s.run_dir);
     PTLAB_CHECK(resume || !fs::exists(s.run_dir + "/metrics.h5"),
                 "{} already holds a run (metrics.h5); continue it with trainer.resume=true, or pick another run.dir "
                 "(or remove the directory)",
                 s.run_dir);
-    log = std::make_unique<io::RunLog>(s.run_dir + "/metrics.h5", info, metric_specs(trainer, !test.empty()), resume);
-    jsonl = std::make_unique<io::JsonlLog>(s.run_dir + "/metrics.jsonl", resume);
+    log = std::make_unique<io::RunLog>(s.run_dir + "/metrics.h5", info, metric_specs(trainer, !test.empty()), resume,
+                                       resume_from);
+    jsonl = std::make_unique<io::JsonlLog>(s.run_dir + "/metrics.jsonl", resume, resume_from);
     log_info("run {}: {} on {} with {} ({} trainable of {} parameters), {} rank(s)", s.run_dir, s.method->name(),
              s.task_config.name, s.model.path.empty() ? "a random model" : s.model.path, outcome.trainable_parameters,
              outcome.backbone_parameters, comm.size());
@@ -429,4 +461,4 @@ RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& 
   return outcome;
 }
 
-}  // namespace ptlab::train
+}  // namespace ptlab::launchers
