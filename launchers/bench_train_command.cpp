@@ -60,7 +60,8 @@ constexpr const char* kHelp =
     "--random       random weights in DIR/config.json's shapes; --config FILE: a config.json anywhere\n"
     "--dtype D      the frozen backbone's dtype: fp32 (default), bf16 or fp16; the prompt stays fp32 and is cast\n"
     "               where it joins the embeddings (the limit stays the fp32 matmul rate's)\n"
-    "--threads N    intra-op threads (default: all cores); --json: one JSON object\n";
+    "--threads N    intra-op threads (default: all cores, divided among the ranks mpirun/srun put on this node);\n"
+    "               --json: one JSON object\n";
 
 using Clock = std::chrono::steady_clock;
 
@@ -81,7 +82,9 @@ int run_bench_train(const std::vector<std::string>& args) {
               "ptlab bench train: --batch, --prompt, --target and --steps must be > 0, --seq > 1, --warmup >= 0");
   PTLAB_CHECK(objective == "lm" || objective == "classify",
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
-  const int threads = configure_threads(static_cast<int>(opts.get_int("--threads", 0)), 1);
+  // Default: the cores divided among the processes a launcher put on this node (mpirun -np 2: half each).
+  const int threads =
+      configure_threads(static_cast<int>(opts.get_int("--threads", 0)), std::max(1, launcher_ranks_on_node()));
   models::LoadOptions load;
   const std::string dtype = opts.get("--dtype", "fp32");
   load.dtype = models::parse_dtype(dtype);

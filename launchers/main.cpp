@@ -2,12 +2,16 @@
 // (internal error); never a stack trace.
 #include "framework/core/error.h"
 #include "framework/core/log.h"
+#include "framework/core/threads.h"
 #include "launchers/command.h"
 
 #include <c10/util/Exception.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -30,9 +34,24 @@ void print_usage() {
       "ptlab --version: version, commit, LibTorch, CUDA / NCCL / MPI and thread settings\n");
 }
 
+// With more ranks on this node than cores, LibTorch's OpenMP threads must sleep while they wait instead of
+// spinning, or the ranks starve each other (docs/sweeps.md has the table). libgomp reads OMP_WAIT_POLICY
+// once, when it loads — before main — so ptlab sets it and executes itself again. An explicit
+// OMP_WAIT_POLICY is left alone.
+void passive_wait_when_oversubscribed(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  const int ranks = ptlab::launcher_ranks_on_node();
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);  // the node's, not this rank's binding
+  if (ranks <= std::max(1L, cores)) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: go on with the policy as it is
+  ::unsetenv("OMP_WAIT_POLICY");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  passive_wait_when_oversubscribed(argv);
   // Keep freed tensor memory in the heap instead of returning it to the kernel after every op: with glibc's
   // default thresholds the first dozens of forward passes ran ~10x slower (mmap/munmap and page faults
   // for every activation) until the dynamic threshold settled.

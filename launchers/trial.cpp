@@ -98,10 +98,28 @@ ModelConfig decode_model(const YAML::Node& root, const config::Origins& origins)
   PTLAB_CHECK(!m.path.empty() || has_arch,
               "model: neither model.path (a Hugging Face model directory) nor model.architecture (a config.json "
               "mapping for random weights) is set; pick a model with model=NAME");
-  PTLAB_CHECK(m.path.empty() || !has_arch, "model: both model.path and model.architecture are set; keep one");
+  if (!m.path.empty() && has_arch) {
+    // A pretrained rung (configs/model/ladder_*.yaml): the model at `path` once it exists; `architecture` is
+    // the recipe it is pretrained from (with model.path=null).
+    PTLAB_CHECK(fs::exists(fs::path(m.path) / "config.json"),
+                "model.path {} holds no pretrained model yet (no config.json); `ptlab demo` pretrains the ladder "
+                "models, or pretrain this one with method=pretrain task=synthetic_lm model.path=null",
+                m.path);
+    m.architecture = YAML::Node();
+  }
   if (m.tokenizer.empty()) m.tokenizer = m.path;
   PTLAB_CHECK(!m.tokenizer.empty(), "model: model.architecture needs model.tokenizer (a tokenizer directory)");
   return m;
+}
+
+// The backbone last loaded from a directory, kept for the next trial of this process.
+struct BackboneCache {
+  std::string key;
+  std::shared_ptr<models::Backbone> backbone;
+};
+BackboneCache& backbone_cache() {
+  static BackboneCache cache;
+  return cache;
 }
 
 // Everything a trial needs, built from the composed config.
@@ -154,7 +172,19 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     PTLAB_FAIL("model.dtype: {} (or auto: bf16 on a GPU, fp32 on CPU)", e.what());
   }
   if (!s.model.path.empty()) {
-    s.backbone = models::load_backbone(s.model.path, load);
+    // Trials of a sweep group run in one process: a backbone loaded from the same directory with the same
+    // dtype and device is reused, not loaded again (run_training drops it when a method trains it).
+    auto& cache = backbone_cache();
+    const std::string key = fmt::format("{}|{}|{}", fs::absolute(s.model.path).string(),
+                                        static_cast<int>(load.dtype), load.device.str());
+    if (cache.key == key && cache.backbone) {
+      s.backbone = cache.backbone;
+      log_debug("reusing the loaded backbone {}", s.model.path);
+    } else {
+      cache = {};  // release the previous model before loading the next
+      s.backbone = models::load_backbone(s.model.path, load);
+      cache = {key, s.backbone};
+    }
   } else {
     models::HFConfig hf(yaml_to_json(s.model.architecture), "model.architecture");
     s.backbone = models::random_backbone(hf, load, s.seed);
@@ -275,6 +305,8 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
     s = build(composed, comm, {"train", task_config.data->dev_split, task_config.data->test_split},
               trial.ranks_on_node);
   }
+  // A method that trains the backbone changes its weights: no later trial may reuse it.
+  if (s.method->trains_backbone()) backbone_cache() = {};
   const std::string dev_split = s.task_config.data->dev_split;
   const std::string test_split = s.task_config.data->test_split;
   RunOutcome outcome;

@@ -18,4 +18,8 @@ int configure_threads(int requested, int ranks_on_node);
 /// Cores this process may run on.
 int available_cores();
 
+/// Processes a launcher started on this node, from its environment (OMPI_COMM_WORLD_LOCAL_SIZE,
+/// MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE); 0 when not started by one. Readable before MPI_Init.
+int launcher_ranks_on_node();
+
 }  // namespace ptlab

@@ -3,6 +3,7 @@
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "tasks/synthetic/atomic_file.h"
+#include "tasks/synthetic/fnv1a.h"
 #include "tasks/synthetic/labeled_tasks.h"
 #include "tasks/synthetic/lexicon.h"
 #include "tasks/synthetic/random.h"
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
+#include <unordered_set>
 
 namespace ptlab::tasks::synthetic {
 namespace {
@@ -50,19 +53,42 @@ FileRecord commit(AtomicFile& file, const std::string& relative, int64_t tokens)
   return FileRecord{relative, file.bytes(), tokens, file.hash()};
 }
 
-void write_corpus(const SyntheticConfig& config, const std::string& out_dir, Manifest& m) {
+// Whether a corpus line states a held-out (dev/test) sentence: the whole line, or its first sentence before a
+// summary ("... overall , it was great ."), a topic line's tail or a question.
+bool states_held_out(std::string_view line, const std::unordered_set<uint64_t>& held) {
+  if (held.count(fnv1a64(line))) return true;
+  for (std::string_view marker : {" overall , it was ", " this is about ", " so , "}) {
+    const auto at = line.find(marker);
+    if (at != std::string_view::npos && held.count(fnv1a64(line.substr(0, at)))) return true;
+  }
+  return false;
+}
+
+// `held`: hashes of the labeled tasks' dev and test sentences. A corpus line that states one is drawn again, so
+// a model pretrained on the corpus has never seen an evaluation sentence (with its verdict) before.
+void write_corpus(const SyntheticConfig& config, const std::string& out_dir, Manifest& m,
+                  const std::unordered_set<uint64_t>& held) {
   const Lexicon& lex = lexicon();
   SentenceGenerator gen(lex, derive_seed(config.seed, "corpus"));
   AtomicFile file(out_dir + "/corpus.txt");
   std::vector<WordId> ids;
-  std::string buffer;
+  std::string buffer, line;
   buffer.reserve(1 << 21);
   int64_t tokens = 0;
+  int64_t redrawn = 0;
   for (int64_t i = 0; i < config.corpus_sentences; ++i) {
     ids.clear();
     gen.corpus_line(config.corpus_mix, ids);
+    line.clear();
+    lex.render(ids.data(), ids.size(), line);
+    if (states_held_out(line, held)) {
+      PTLAB_CHECK(++redrawn < config.corpus_sentences + 100000,
+                  "synthetic corpus: nearly every line repeats a dev/test sentence; use smaller dev/test splits");
+      --i;
+      continue;
+    }
     tokens += static_cast<int64_t>(ids.size());
-    lex.render(ids.data(), ids.size(), buffer);
+    buffer += line;
     buffer.push_back('\n');
     if (buffer.size() >= (1 << 20)) {
       file.write(buffer);
@@ -75,9 +101,15 @@ void write_corpus(const SyntheticConfig& config, const std::string& out_dir, Man
   m.files.push_back(commit(file, "corpus.txt", tokens));
 }
 
-void write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::string& out_dir, Manifest& m) {
+void write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::string& out_dir, Manifest& m,
+                std::unordered_set<uint64_t>& held) {
   make_folder(out_dir + "/" + spec.name);
   auto splits = generate_task(lexicon(), spec.name, config.sizes(spec.name), config.seed);
+  for (std::size_t s = 1; s < splits.size(); ++s)  // dev and test
+    for (const Example& ex : splits[s]) {
+      held.insert(fnv1a64(ex.text1));
+      if (!ex.text2.empty()) held.insert(fnv1a64(ex.text2));
+    }
   for (std::size_t s = 0; s < splits.size(); ++s) {
     const std::string relative = spec.name + "/" + std::string(kSplitNames[s]) + ".tsv";
     SplitRecord record{
@@ -141,10 +173,12 @@ WriteReport write_synthetic(const SyntheticConfig& config, const std::string& ou
   WriteReport report;
   Manifest& m = report.manifest;
   m.config = config;
+  // The tasks first: the corpus leaves out their dev and test sentences.
+  std::unordered_set<uint64_t> held;
+  for (const auto& spec : task_specs()) write_task(config, spec, out_dir, m, held);
   const auto corpus_start = Clock::now();
-  write_corpus(config, out_dir, m);
+  write_corpus(config, out_dir, m, held);
   report.corpus_seconds = seconds_since(corpus_start);
-  for (const auto& spec : task_specs()) write_task(config, spec, out_dir, m);
   write_tokenizer(out_dir, m);
   write_file_atomically(manifest_path, manifest_json(m));
   report.total_seconds = seconds_since(start);
