@@ -21,12 +21,16 @@ std::string sweep_args(const std::string& dir) {
                    "trainer.eval_batch_size=16", "runtime.threads=1"});
 }
 
-std::string mpirun_np2() {
+std::string mpiexec() {
 #ifdef PTLAB_MPIEXEC
-  return std::string(PTLAB_MPIEXEC) + " --allow-run-as-root --oversubscribe -x OMP_WAIT_POLICY=PASSIVE -np 2 ";
+  return PTLAB_MPIEXEC;
 #else
   return "";
 #endif
+}
+
+std::string mpirun_np2() {
+  return mpiexec().empty() ? "" : mpiexec() + " --allow-run-as-root --oversubscribe -x OMP_WAIT_POLICY=PASSIVE -np 2 ";
 }
 
 #define REQUIRE_MPI() \
@@ -218,6 +222,31 @@ TEST(Sweep, BadSweepInputsAreOneLineErrors) {
   expect_one_line_error(ptlab("sweep --dir " + dir.sub("s") + " --only x", dir), "--only needs a trial number");
   expect_one_line_error(ptlab("sweep --bogus", dir), "unknown option '--bogus'");
   expect_one_line_error(ptlab("sweep --dir " + dir.sub("s") + " launcher=nowhere", dir), "launcher");
+}
+
+TEST(Sweep, LauncherMpirunPrintsTheLineAndRunsIt) {
+  REQUIRE_SHARED();
+  REQUIRE_MPI();
+  TempDir dir;
+  const std::string sweep = dir.sub("sweep");
+  const std::string args = sweep_args(sweep) + " runtime.seed=0,1 trainer.max_steps=3 trainer.eval_every=0 launcher=mpirun";
+  // More ranks than cores: oversubscribe, passive wait; the inner command is a local sweep in the same dir.
+  Result printed = ptlab("sweep " + args + " launcher.np=64 launcher.ranks_per_trial=2", dir);
+  ASSERT_EQ(printed.code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("-np 64 --bind-to none"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("--oversubscribe -x OMP_WAIT_POLICY=PASSIVE"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find(" sweep --dir " + fs::absolute(sweep).string()), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("launcher=local launcher.ranks_per_trial=2"), std::string::npos) << printed.out;
+  EXPECT_EQ(printed.out.find("launcher=mpirun"), std::string::npos) << printed.out;
+  EXPECT_FALSE(fs::exists(sweep + "/summary.csv")) << "printing runs nothing";
+  expect_one_line_error(ptlab("sweep " + args + " launcher.np=3 launcher.ranks_per_trial=2", dir),
+                        "not a multiple of launcher.ranks_per_trial=2");
+  // launcher.run=true runs that line: 2 ranks, one trial each.
+  Result ran = ptlab("sweep " + args + " launcher.np=2 launcher.run=true launcher.mpirun=" + mpiexec(), dir);
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  auto rows = read_summary(sweep);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& row : rows) EXPECT_EQ(row.at("status"), "done");
 }
 
 TEST(Sweep, KillingOneRankEndsTheJobAndTheRerunCompletesWithoutRetrainingFinishedTrials) {
