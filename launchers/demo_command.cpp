@@ -190,12 +190,12 @@ void print_scale_table(const std::string& sweep_dir) {
   std::printf("model tuning - prompt tuning: %s: %s.\n", gaps.c_str(),
               shrinking ? "the gap shrinks with scale, as in Lester et al"
                         : "the gap does NOT shrink steadily with scale here, unlike Lester et al");
-  if (!shrinking) std::printf(
-      "On this synthetic language every rung, from 7k non-embedding parameters up, can learn the verdict's sign\n"
-      "once pretraining has shown it enough verdicts; the rungs differ in when that happens (a sharp transition\n"
-      "that depends on the seed and is latest for ladder_l), not in whether. What separates the rungs is\n"
-      "pretraining luck more than scale, so the curve is not Lester et al.'s. docs/sweeps.md (\"The demo's scale\n"
-      "curve\") has the measurements behind this.\n");
+  if (!shrinking)
+    std::printf(
+        "Every rung, from 7k non-embedding parameters up, learns this task from its corpus (prompt design with the\n"
+        "corpus's own phrasing is near the top on every rung): the task does not need scale, so the differences\n"
+        "between rungs are noise of pretraining and of the seeds, not Lester et al.'s curve. docs/sweeps.md (\"The\n"
+        "demo's scale curve\") has the measurements behind this.\n");
 }
 
 int run_demo(const std::vector<std::string>& args) {

@@ -173,6 +173,23 @@ struct Queue {
   }
 };
 
+// Whether a done trial's config.yaml is what its overrides compose to today (as trial.cpp writes it:
+// run.dir set, trainer.resume false).
+bool config_matches(const SweepPlan& plan, const SweepTrial& trial) {
+  const fs::path dir = trial_dir(plan, trial);
+  std::ifstream in(dir / "config.yaml", std::ios::binary);
+  if (!in) return true;  // nothing to compare with
+  const std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    std::vector<std::string> overrides = trial.overrides;
+    overrides.push_back("run.dir=" + dir.string());
+    overrides.push_back("trainer.resume=false");
+    return config::to_yaml(config::compose(plan.compose, overrides).root) == stored;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 bool defines_trial(const std::string& override_text) {
@@ -303,15 +320,29 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
                   "{}: another `ptlab sweep` is running there; wait for it, or use another --dir", home.string());
       if (options.only < 0) write_multirun_yaml(plan);
       nlohmann::json todo = nlohmann::json::array();
-      int done = 0, failed = 0;
+      int done = 0, failed = 0, drifted = 0;
+      std::string drifted_example;
       for (const auto& t : plan.trials) {
         fs::create_directories(trial_dir(plan, t), ec);
         if (options.only >= 0 && t.num != options.only) continue;
         const std::string s = status_of(read_json(trial_dir(plan, t) / "status.json"));
-        if (s == "done") ++done;
-        else if (s == "failed" && !options.retry_failed) ++failed;
-        else todo.push_back(t.num);
+        if (s == "done") {
+          ++done;
+          // Ids hash the overrides, not the config files: a done trial whose config files changed since is
+          // kept, but the user hears of it.
+          if (!config_matches(plan, t)) {
+            if (drifted++ == 0) drifted_example = (trial_dir(plan, t) / "config.yaml").string();
+          }
+        } else if (s == "failed" && !options.retry_failed) {
+          ++failed;
+        } else {
+          todo.push_back(t.num);
+        }
       }
+      if (drifted > 0)
+        log_warn("sweep {}: {} done trial(s) ran with a config that differs from what the config files give now (e.g. "
+                 "{}); their results are kept — remove their trial dirs (or use another --dir) to run them again",
+                 plan.dir, drifted, drifted_example);
       launch = fmt::format("{}-{}-{:.0f}", dist::host_name(), ::getpid(), now_seconds() * 1000);
       Queue{home}.write({{"launch", launch}, {"todo", todo}, {"next", 0}, {"groups", world.size() / per_trial},
                              {"finished_groups", 0}, {"failed", 0}, {"stopped", false}});

@@ -167,6 +167,23 @@ TEST(Sweep, FourTrialsUnderMpirunInGroupsOfOneAllFinishAndTheIndexOpensEveryTria
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.err.find("4 done, 0 failed before, 0 to run"), std::string::npos) << again.err;
   EXPECT_EQ(file_bytes(sweep + "/trials/" + *ids.begin() + "/metrics.h5"), before);
+  EXPECT_EQ(again.err.find("differs"), std::string::npos) << again.err;
+
+  // A config file changed since the trials ran (an overlay with another sample_top_k): the ids stay, the
+  // results are kept, and the sweep says so.
+  fs::create_directories(dir.sub("overlay/method"));
+  {
+    std::ifstream in(std::string(PTLAB_SOURCE_DIR) + "/configs/method/prompt_tuning.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("sample_top_k: 5000"), 18, "sample_top_k: 4000");
+    std::ofstream(dir.sub("overlay/method/prompt_tuning.yaml")) << text;
+  }
+  std::string drifted_args = args;
+  const std::string config_dir = std::string(PTLAB_SOURCE_DIR) + "/configs";
+  drifted_args.replace(drifted_args.find(config_dir), config_dir.size(), dir.sub("overlay") + ":" + config_dir);
+  Result drifted = ptlab("sweep " + drifted_args, dir);
+  ASSERT_EQ(drifted.code, 0) << drifted.err;
+  EXPECT_NE(drifted.err.find("4 done trial(s) ran with a config that differs"), std::string::npos) << drifted.err;
 
   // Growing the grid keeps the ids of the trials it had: --dry-run lists them with the new ones.
   Result grown = ptlab("sweep --dry-run " + sweep_args(sweep) +
