@@ -344,7 +344,13 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
   };
   Trainer trainer(s.trainer, TrainerParts{*s.backbone, *s.method, *s.task, *s.objective, comm, train, dev, s.run_dir,
                                           s.seed, s.identity},
-                  sink);
+                  sink, [&] {
+                    // Every row up to a checkpoint is on disk before the checkpoint: a resume from it loses none.
+                    if (log) {
+                      log->flush();
+                      last_flush = now_seconds();
+                    }
+                  });
   if (rank0) {
     io::RunInfo info;
     info.run_id = fmt::format("{}-{:x}", fs::path(s.run_dir).filename().string(),

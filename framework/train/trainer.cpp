@@ -86,8 +86,11 @@ TrainerConfig TrainerConfig::decode(config::Reader r) {
   return c;
 }
 
-Trainer::Trainer(TrainerConfig config, TrainerParts parts, MetricSink sink)
-    : config_(std::move(config)), parts_(std::move(parts)), sink_(std::move(sink)) {
+Trainer::Trainer(TrainerConfig config, TrainerParts parts, MetricSink sink, std::function<void()> before_checkpoint)
+    : config_(std::move(config)),
+      parts_(std::move(parts)),
+      sink_(std::move(sink)),
+      before_checkpoint_(std::move(before_checkpoint)) {
   front_soft_ = parts_.method.front_soft_tokens(parts_.task.prompt());
   auto names = parts_.task.metric_names();
   metric_ = config_.metric.empty() ? (names.empty() ? std::string("loss") : names.front()) : config_.metric;
@@ -226,6 +229,7 @@ void Trainer::save_checkpoint(const Position& position, const Optimizer& optimiz
                   std::filesystem::exists(checkpoint_path()) ? checkpoint_path() : std::string("no checkpoint yet"));
     }
   }
+  if (before_checkpoint_) before_checkpoint_();
   CheckpointFile file;
   for (const auto& [name, p] : params_) file.tensors["param/" + name] = p.detach().to(at::kCPU).contiguous();
   for (const auto& [name, t] : optimizer.state_dict()) file.tensors["optim/" + name] = t.to(at::kCPU).contiguous();

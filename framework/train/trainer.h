@@ -40,6 +40,7 @@
 #include "tasks/task.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -102,7 +103,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  Trainer(TrainerConfig config, TrainerParts parts, MetricSink sink = {});
+  /// `before_checkpoint` runs on rank 0 before each checkpoint is written: the run log flushes there, so a log
+  /// always holds every row up to its latest checkpoint (a resume from it then loses no rows).
+  Trainer(TrainerConfig config, TrainerParts parts, MetricSink sink = {}, std::function<void()> before_checkpoint = {});
 
   /// Trains to max_steps / epochs (or a stop signal / early stop). With config.resume and a checkpoint in
   /// the run dir, continues from it. With restore_best, the method ends holding the best dev state.
@@ -144,6 +147,7 @@ class Trainer {
   TrainerConfig config_;
   TrainerParts parts_;
   MetricSink sink_;
+  std::function<void()> before_checkpoint_;
   methods::NamedTensors params_;
   int64_t front_soft_ = 0;
   std::string metric_;
