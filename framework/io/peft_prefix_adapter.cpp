@@ -143,11 +143,11 @@ void export_peft_prefix_adapter(const std::string& dir, const PeftPrefixAdapter&
               c.num_virtual_tokens, c.token_dim, c.num_layers, c.num_attention_heads, c.encoder_hidden_size);
   const at::Tensor& p = adapter.prompt_embeddings;
   const int64_t width = 2 * c.num_layers * c.token_dim;
-  PTLAB_CHECK(p.defined() && p.is_floating_point() && p.dim() == 2 && p.size(0) == c.num_virtual_tokens &&
-                  p.size(1) == width,
-              "cannot export PEFT prefix adapter: prompt_embeddings must be floating point [{}, {}] "
-              "(num_virtual_tokens x 2 * num_layers * token_dim)",
-              c.num_virtual_tokens, width);
+  PTLAB_CHECK(
+      p.defined() && p.is_floating_point() && p.dim() == 2 && p.size(0) == c.num_virtual_tokens && p.size(1) == width,
+      "cannot export PEFT prefix adapter: prompt_embeddings must be floating point [{}, {}] "
+      "(num_virtual_tokens x 2 * num_layers * token_dim)",
+      c.num_virtual_tokens, width);
   const std::string config_text = python_json_dumps(config_to_json(c));
 
   std::vector<std::pair<std::string, at::Tensor>> tensors = {{kPrefixTensor, p.detach().to(at::kCPU, at::kFloat)}};
@@ -176,8 +176,8 @@ void export_peft_prefix_adapter(const std::string& dir, const PeftPrefixAdapter&
                   "Load it with Hugging Face PEFT:\n\n"
                   "    from peft import PeftModel\n"
                   "    model = PeftModel.from_pretrained(base_model, \"path/to/this/directory\")\n",
-                  c.base_model_name_or_path, PTLAB_VERSION, c.num_virtual_tokens, c.num_layers,
-                  c.num_attention_heads, c.token_dim, c.task_type,
+                  c.base_model_name_or_path, PTLAB_VERSION, c.num_virtual_tokens, c.num_layers, c.num_attention_heads,
+                  c.token_dim, c.task_type,
                   c.prefix_projection ? " (trained with the projection; this file holds its output)" : ""));
 }
 
@@ -212,12 +212,11 @@ PeftPrefixAdapter import_peft_prefix_adapter(const std::string& dir) {
               weights_path, kPrefixTensor);
   const auto& rec = file.record(kPrefixTensor);
   const int64_t width = 2 * c.num_layers * c.token_dim;
-  PTLAB_CHECK(at::isFloatingType(scalar_type_of(rec.dtype)) &&
-                  rec.shape == std::vector<int64_t>({c.num_virtual_tokens, width}),
-              "{}: '{}' is {} [{}] but {} says floating point [{}, {}] (num_virtual_tokens x 2 * num_layers * "
-              "token_dim)",
-              weights_path, kPrefixTensor, rec.dtype, fmt::join(rec.shape, ", "), kConfigFile, c.num_virtual_tokens,
-              width);
+  PTLAB_CHECK(
+      at::isFloatingType(scalar_type_of(rec.dtype)) && rec.shape == std::vector<int64_t>({c.num_virtual_tokens, width}),
+      "{}: '{}' is {} [{}] but {} says floating point [{}, {}] (num_virtual_tokens x 2 * num_layers * "
+      "token_dim)",
+      weights_path, kPrefixTensor, rec.dtype, fmt::join(rec.shape, ", "), kConfigFile, c.num_virtual_tokens, width);
   adapter.prompt_embeddings = file.load(kPrefixTensor).to(at::kFloat);  // [P, 2 L d_kv]
   for (const auto& r : file.records())
     if (r.name != kPrefixTensor) adapter.extra.emplace(r.name, file.load(r.name));

@@ -22,7 +22,7 @@ namespace ptlab::io {
 struct PeftPrefixConfig {
   std::string base_model_name_or_path;
   std::optional<std::string> revision;
-  std::string task_type = "CAUSAL_LM";     ///< see io::peft_task_type
+  std::string task_type = "CAUSAL_LM";  ///< see io::peft_task_type
   bool inference_mode = true;
   int64_t num_virtual_tokens = 0;          ///< P
   int64_t token_dim = 0;                   ///< d_kv = H_kv * d_head (the hidden size without GQA)
@@ -31,7 +31,7 @@ struct PeftPrefixConfig {
   int64_t num_layers = 0;                  ///< L
   int64_t encoder_hidden_size = 0;         ///< the MLP's hidden size (PEFT writes token_dim when unset)
   bool prefix_projection = false;
-  nlohmann::json auto_mapping;             ///< null, or PEFT's base-class info
+  nlohmann::json auto_mapping;  ///< null, or PEFT's base-class info
   /// Keys this struct does not model (e.g. "peft_version", "modules_to_save"), written back as read.
   std::map<std::string, nlohmann::json> other_fields;
 };

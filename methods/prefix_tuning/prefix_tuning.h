@@ -26,9 +26,9 @@
 // themselves and splits by 4, so decoder layer l reads slices (4l mod 2L) and (4l mod 2L) + 1 — with L = 2
 // both layers share slices 0 and 1 and slices 2, 3 never train. The cross-attention half PEFT builds is
 // ignored by transformers' T5 whenever the encoder length differs from P (it would *replace* the encoder
-// keys when equal, a case ptlab does not copy: the cross-attention always sees the encoder). The backbone prepends P ones
-// to the attention mask and starts real positions at P (backbone.h). Templates with {soft:N} slots are an
-// Error: prefix tuning places no virtual tokens in the input.
+// keys when equal, a case ptlab does not copy: the cross-attention always sees the encoder). The backbone prepends P
+// ones to the attention mask and starts real positions at P (backbone.h). Templates with {soft:N} slots are an Error:
+// prefix tuning places no virtual tokens in the input.
 //
 // Inits: normal draws, in PEFT's order, the embedding N(0, 1) and each Linear's default U(+-1/sqrt(fan_in))
 // weight then bias, from a CPU generator seeded with the run's seed (bit-identical to PEFT after
@@ -103,7 +103,7 @@ class PrefixTuning final : public Method {
   PrefixTuningConfig config_;
   models::Backbone* backbone_;
   int64_t layers_ = 0, kv_heads_ = 0, head_dim_ = 0;
-  at::Tensor embedding_;            // [P, 2 L d_kv] or, with the projection, [P, d_kv]; float32
+  at::Tensor embedding_;                      // [P, 2 L d_kv] or, with the projection, [P, d_kv]; float32
   torch::nn::Sequential transform_{nullptr};  // projection only: Linear, Tanh, Linear
 };
 

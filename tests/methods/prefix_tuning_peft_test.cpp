@@ -129,10 +129,11 @@ TEST_P(PrefixPeftParity, FiveAdamWStepsMatchPeft) {
 
   const auto task = testing::make_task(testing::kLmTask, *model->tokenizer, backbone.info());
   const MethodContext context{backbone, *model->tokenizer, *task, /*seed=*/0};
-  const std::string yaml =
-      projection ? "{name: prefix_tuning, length: " + std::to_string(n) + ", prefix_projection: true, "
-                       "encoder_hidden_size: " + std::to_string(peft_config.at("encoder_hidden_size").get<int64_t>()) + "}"
-                 : "{name: prefix_tuning, length: " + std::to_string(n) + "}";
+  const std::string yaml = projection ? "{name: prefix_tuning, length: " + std::to_string(n) +
+                                            ", prefix_projection: true, "
+                                            "encoder_hidden_size: " +
+                                            std::to_string(peft_config.at("encoder_hidden_size").get<int64_t>()) + "}"
+                                      : "{name: prefix_tuning, length: " + std::to_string(n) + "}";
   auto method = testing::make_method_from(yaml, context);
   auto& pt = dynamic_cast<PrefixTuning&>(*method);
   EXPECT_EQ(pt.kv_dim(), peft_config.at("token_dim").get<int64_t>());
@@ -211,7 +212,7 @@ TEST_P(PrefixPeftParity, FiveAdamWStepsMatchPeft) {
     if (step == 0) {
       for (const auto& [key, peft_grad] : grads0) {
         const std::string name = key.rfind(kPeftPrefix, 0) == 0 ? ptlab_name(key) : "";
-        const at::Tensor grad = !name.empty()             ? by_name.at(name).grad()
+        const at::Tensor grad = !name.empty()              ? by_name.at(name).grad()
                                 : key == kClassifierWeight ? classifier->weight().grad()
                                                            : classifier->bias().grad();
         EXPECT_LE(max_abs_diff(grad, peft_grad), 1e-6 + 1e-4 * peft_grad.abs().max().item<double>()) << key;
@@ -222,7 +223,7 @@ TEST_P(PrefixPeftParity, FiveAdamWStepsMatchPeft) {
   double state_error = 0;
   for (const auto& [key, expected] : final_state) {
     const std::string name = key.rfind(kPeftPrefix, 0) == 0 ? ptlab_name(key) : "";
-    const at::Tensor actual = !name.empty()             ? by_name.at(name)
+    const at::Tensor actual = !name.empty()              ? by_name.at(name)
                               : key == kClassifierWeight ? classifier->weight()
                                                          : classifier->bias();
     state_error = std::max(state_error, max_abs_diff(actual, expected));
@@ -230,7 +231,8 @@ TEST_P(PrefixPeftParity, FiveAdamWStepsMatchPeft) {
   EXPECT_LE(state_error, 1e-4);
 
   // What PEFT saved after training is the flat prefix (the projection's output).
-  const at::Tensor saved = io::load_safetensors(dir + "/adapter_final/adapter_model.safetensors").at("prompt_embeddings");
+  const at::Tensor saved =
+      io::load_safetensors(dir + "/adapter_final/adapter_model.safetensors").at("prompt_embeddings");
   method->eval();
   const at::Tensor flat = [&] {
     at::NoGradGuard no_grad;
@@ -293,7 +295,7 @@ TEST(PrefixTuningPeft, LoadsPeftsAdapterAndExportsItBack) {
   method->save_exports(dir);
   const io::PeftPrefixAdapter back = io::import_peft_prefix_adapter(dir + "/adapter");
   EXPECT_TRUE(at::equal(back.prompt_embeddings, stored));
-  EXPECT_EQ(back.config.token_dim, 32);          // 2 KV heads x 16
+  EXPECT_EQ(back.config.token_dim, 32);           // 2 KV heads x 16
   EXPECT_EQ(back.config.num_attention_heads, 2);  // KV heads, as PEFT's kvfix runs
   EXPECT_EQ(back.config.num_layers, 2);
   EXPECT_EQ(back.config.task_type, "CAUSAL_LM");

@@ -37,8 +37,8 @@ TEST(PrefixTuning, ParametersFollowPeftsPrefixEncoder) {
       "{name: prefix_tuning, length: 3, prefix_projection: true, encoder_hidden_size: 7}", *f.context);
   std::vector<std::string> names;
   for (const auto& [name, t] : projected->trainable_parameters()) names.push_back(name);
-  EXPECT_THAT(names, ::testing::ElementsAre("embedding", "transform.0.weight", "transform.0.bias",
-                                            "transform.2.weight", "transform.2.bias"));
+  EXPECT_THAT(names, ::testing::ElementsAre("embedding", "transform.0.weight", "transform.0.bias", "transform.2.weight",
+                                            "transform.2.bias"));
   auto& pt = dynamic_cast<PrefixTuning&>(*projected);
   EXPECT_EQ(pt.flat_prefix().sizes(), (at::IntArrayRef{3, 128}));
 
@@ -85,7 +85,9 @@ TEST(PrefixTuning, PromptPassesTokensAndSetsThePrefix) {
 
 TEST(PrefixTuning, BadInputsAreOneLineErrors) {
   PTLAB_METHOD_FIXTURE(f, "gpt2", testing::kLmTask);  // 256 positions
-  auto error = [&](const std::string& yaml) { return testing::error_of([&] { testing::make_method_from(yaml, *f.context); }); };
+  auto error = [&](const std::string& yaml) {
+    return testing::error_of([&] { testing::make_method_from(yaml, *f.context); });
+  };
   EXPECT_THAT(error("{name: prefix_tuning, length: 0}"), HasSubstr("method.length: the prefix needs at least 1"));
   EXPECT_THAT(error("{name: prefix_tuning, length: 256}"),
               HasSubstr("method.length: a prefix of 256 positions does not fit the model's 256 positions"));
