@@ -5,6 +5,7 @@
 #include "methods/baselines/pretrain.h"
 #include "methods/baselines/zero_shot.h"
 #include "methods/method.h"
+#include "methods/prefix_tuning/prefix_tuning.h"
 #include "methods/prompt_tuning/prompt_tuning.h"
 
 #include <mutex>
@@ -18,6 +19,11 @@ void register_builtin_methods() {
     registry.add("prompt_tuning", "Lester et al. 2021 / PEFT: n trained input embeddings at the template's soft slots",
                  {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
                    return std::make_unique<PromptTuning>(PromptTuningConfig::decode(reader), context);
+                 }});
+    registry.add("prefix_tuning",
+                 "Li & Liang 2021 / PEFT: P trained key/value positions in front of every attention layer",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                   return std::make_unique<PrefixTuning>(PrefixTuningConfig::decode(reader), context);
                  }});
     registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
     registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});

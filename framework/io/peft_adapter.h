@@ -14,7 +14,8 @@
 //
 // Only prompt tuning is handled here: P-tuning and projected prefix tuning save the *output* of their
 // encoders (the encoder weights are not in the file), and prefix tuning saves per-layer KV rows, so those
-// adapters are not prompt embeddings and are rejected on import with a message saying so.
+// adapters are not prompt embeddings and are rejected on import with a message saying so (PREFIX_TUNING
+// adapters have their own reader and writer: peft_prefix_adapter.h).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -1,0 +1,110 @@
+// Prefix Tuning (Li & Liang 2021, "Prefix-Tuning: Optimizing Continuous Prompts for Generation"; Hugging
+// Face PEFT's PREFIX_TUNING, whose PrefixEncoder comes from P-tuning-v2): P trained key/value positions
+// in front of every attention layer (hook point 2 of DESIGN.md). The backbone stays frozen; the input
+// tokens pass through unchanged.
+//
+//   method:                     # configs/method/prefix_tuning.yaml
+//     name: prefix_tuning
+//     length: 8                 # P virtual positions per layer
+//     prefix_projection: false  # true: the MLP reparameterisation
+//     encoder_hidden_size: null # projection: the MLP's hidden size; null = d_kv (PEFT's default)
+//     init: normal              # normal (PEFT: nn.Embedding / nn.Linear defaults) | zero
+//     prefix_dropout: 0.0       # dropout on the prefix while training (P-tuning-v2; PEFT has none)
+//
+// Parameters, exactly PEFT's PrefixEncoder (L layers, d_kv = H_kv * d_head, the key/value width: under
+// grouped-query attention H_kv = num_key_value_heads; `_kvfix` goldens):
+//  - no projection: "embedding" [P, 2 * L * d_kv];
+//  - projection:    "embedding" [P, d_kv] -> "transform.0" Linear(d_kv, h) -> Tanh -> "transform.2"
+//                   Linear(h, 2 * L * d_kv).
+// The flat prefix [P, 2 * L * d_kv] is split as PEFT does: view [P, 2L, H_kv, d_head], permute to
+// [2L, H_kv, P, d_head]; layer l's keys are slice 2l and its values slice 2l + 1 (flat column
+// ((2l + kv) * H_kv + h) * d_head + j; T5: see below).
+//
+// Where it goes. Decoder-only models and BERT: BackboneInput::prefix (self-attention); T5: decoder_prefix
+// only — PEFT feeds past_key_values to the decoder and the encoder gets no prefix. PEFT's seq2seq layout
+// (num_transformer_submodules 2) is reproduced exactly, quirk included: it concatenates the 2L slices with
+// themselves and splits by 4, so decoder layer l reads slices (4l mod 2L) and (4l mod 2L) + 1 — with L = 2
+// both layers share slices 0 and 1 and slices 2, 3 never train. The cross-attention half PEFT builds is
+// ignored by transformers' T5 whenever the encoder length differs from P (it would *replace* the encoder
+// keys when equal, a case ptlab does not copy: the cross-attention always sees the encoder). The backbone prepends P
+// ones to the attention mask and starts real positions at P (backbone.h). Templates with {soft:N} slots are an Error:
+// prefix tuning places no virtual tokens in the input.
+//
+// Inits: normal draws, in PEFT's order, the embedding N(0, 1) and each Linear's default U(+-1/sqrt(fan_in))
+// weight then bias, from a CPU generator seeded with the run's seed (bit-identical to PEFT after
+// torch.manual_seed(seed)). zero (PEFT's init_weights "zero"): the embedding (no projection) or the last
+// Linear (projection) starts at 0, so K = V = 0 ("near no-op").
+#pragma once
+
+#include "methods/method.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ptlab::methods {
+
+enum class PrefixInit { kNormal, kZero };
+
+struct PrefixTuningConfig {
+  int64_t length = 8;
+  bool prefix_projection = false;
+  std::optional<int64_t> encoder_hidden_size;  ///< nullopt: d_kv
+  PrefixInit init = PrefixInit::kNormal;
+  double prefix_dropout = 0.0;
+  std::string where = "method";
+
+  /// Decodes the `method:` mapping and calls reader.finish(). Errors name the key path: length < 1,
+  /// encoder_hidden_size < 1 (or set without prefix_projection), an unknown init, dropout outside [0, 1).
+  static PrefixTuningConfig decode(config::Reader reader);
+
+  std::string at(const std::string& key) const { return where + "." + key; }
+};
+
+class PrefixTuning final : public Method {
+ public:
+  /// Sizes the encoder from the backbone (see the top of this file) and initialises it. Errors: a template
+  /// with {soft:N} slots, a length beyond the model's max_positions.
+  PrefixTuning(PrefixTuningConfig config, const MethodContext& context);
+
+  std::string name() const override { return "prefix_tuning"; }
+
+  /// batch_input() with input ids, plus the per-layer prefix (batch 1, expanded by the backbone) in
+  /// `prefix` (decoder-only, BERT) or `decoder_prefix` (T5). Errors: a batch with soft positions, or
+  /// longer than max_positions - P.
+  models::BackboneInput prompt(const tasks::Batch& batch) override;
+
+  const PrefixTuningConfig& config() const { return config_; }
+  int64_t length() const { return config_.length; }
+  /// Layers that get a prefix (T5: decoder layers), key/value heads, head size.
+  int64_t num_layers() const { return layers_; }
+  int64_t kv_heads() const { return kv_heads_; }
+  int64_t head_dim() const { return head_dim_; }
+  /// d_kv = kv_heads * head_dim: PEFT's token_dim.
+  int64_t kv_dim() const { return kv_heads_ * head_dim_; }
+
+  /// The flat prefix [P, 2 * L * d_kv] in float32 on the parameters' device: the embedding, or the MLP's
+  /// output; dropout applies when training. This is what PEFT saves as prompt_embeddings.
+  at::Tensor flat_prefix();
+  /// Splits a flat prefix [P, 2 * L * d_kv] into keys/values [1, H_kv, P, d_head] per layer (PEFT's layout).
+  models::KVPrefix split(const at::Tensor& flat) const;
+
+  /// Writes dir/adapter: a PEFT PREFIX_TUNING adapter (prefix_tuning_peft.cpp). With the projection it holds
+  /// the MLP's output, as PEFT saves it (the MLP weights are in prompt.safetensors only).
+  void save_exports(const std::string& dir) override;
+  /// A prompt.safetensors, or a PEFT prefix adapter directory: its flat prefix becomes the embedding, so
+  /// only a method without prefix_projection loads one (PEFT's adapters hold no MLP weights). Errors: an
+  /// adapter of another type, length, layer count or key/value width.
+  void load_state(const std::string& path) override;
+
+ private:
+  PrefixTuningConfig config_;
+  models::Backbone* backbone_;
+  int64_t layers_ = 0, kv_heads_ = 0, head_dim_ = 0;
+  at::Tensor embedding_;                      // [P, 2 L d_kv] or, with the projection, [P, d_kv]; float32
+  torch::nn::Sequential transform_{nullptr};  // projection only: Linear, Tanh, Linear
+};
+
+}  // namespace ptlab::methods
