@@ -51,6 +51,40 @@ TEST(TrainCommand, WritesTheRunDirectoryAndEvalReproducesIt) {
   EXPECT_NE(e.out.find(fmt_args({"accuracy", fmt_fixed(best)})), std::string::npos) << e.out << " best " << best;
 }
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(TrainCommand, PrefixTuningTrainsResumesAndEvaluatesFromItsRunAndItsPeftAdapter) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  auto prefix_args = [](std::string args) {
+    args.replace(args.find("method=prompt_tuning"), 20, "method=prefix_tuning");
+    args.replace(args.find("method.init=sampled_vocab"), 25, "method.init=normal");
+    return args;
+  };
+  Result r = ptlab("train " + prefix_args(base_args(run)) + " trainer.max_steps=4 trainer.eval_every=2", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"prompt.safetensors", "checkpoint.safetensors", "adapter/adapter_config.json",
+                        "adapter/adapter_model.safetensors"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  EXPECT_NE(file_text(run + "/adapter/adapter_config.json").find("PREFIX_TUNING"), std::string::npos);
+  // Resumes from its checkpoint and goes on to step 6.
+  Result more = ptlab("train " + prefix_args(base_args(run)) + " trainer.max_steps=6 trainer.eval_every=2 trainer.resume=true",
+                      dir);
+  ASSERT_EQ(more.code, 0) << more.err;
+  EXPECT_NE(more.err.find("resumed from"), std::string::npos) << more.err;
+  EXPECT_EQ(read_json(run + "/summary.json")["steps"], 6);
+  // The run directory and its PEFT adapter evaluate alike.
+  Result from_run = ptlab("eval " + prefix_args(base_args(dir.sub("e1"))) + " --split dev --from " + run, dir);
+  Result from_adapter = ptlab("eval " + prefix_args(base_args(dir.sub("e2"))) + " --split dev --from " + run + "/adapter", dir);
+  ASSERT_EQ(from_run.code, 0) << from_run.err;
+  ASSERT_EQ(from_adapter.code, 0) << from_adapter.err;
+  EXPECT_EQ(from_run.out, from_adapter.out);
+}
+
 TEST(TrainCommand, ResumeAfterSigtermEqualsAnUninterruptedRun) {
   REQUIRE_SHARED();
   TempDir dir;

@@ -89,7 +89,9 @@ tasks::Batch peft_batch(const std::map<std::string, at::Tensor>& file, const std
   tasks::Batch batch = tasks::collate(rendered, options);
   EXPECT_TRUE(at::equal(batch.input_ids, ids));
   EXPECT_TRUE(at::equal(batch.attention_mask, mask));
-  if (flavour == "causal") EXPECT_TRUE(at::equal(batch.token_labels, file.at("labels")));
+  if (flavour == "causal") {
+    EXPECT_TRUE(at::equal(batch.token_labels, file.at("labels")));
+  }
   if (flavour == "seq2seq") {
     // transformers' T5 shift_right: decoder input = [start] + labels[:-1], -100 read as the pad id (0).
     const at::Tensor labels = file.at("labels");  // [B, T_dec]
