@@ -2,7 +2,9 @@
 #include "framework/config/override.h"
 #include "framework/core/error.h"
 #include "framework/io/hdf5_check.h"
+#include "framework/io/jsonl_log.h"
 #include "launchers/sweep_runner.h"
+#include "results/csv_table.h"
 
 #include <unistd.h>
 
@@ -19,21 +21,6 @@
 namespace ptlab::launchers {
 namespace fs = std::filesystem;
 namespace {
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return nullptr;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-// RFC 4180: quoted when it holds a comma, a quote or a line break; quotes doubled.
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 std::string number_text(const nlohmann::json& v) {
   if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
@@ -68,7 +55,7 @@ void write_sweep_index(const SweepPlan& plan) {
   std::set<std::string> metric_keys;
   for (const auto& t : plan.trials) {
     const fs::path dir = fs::path(plan.dir) / "trials" / t.id;
-    Row row{&t, read_json(dir / "status.json"), read_json(dir / "summary.json"), {}};
+    Row row{&t, io::read_json_file(dir / "status.json"), io::read_json_file(dir / "summary.json"), {}};
     for (const auto& o : t.identity) {
       const auto parsed = config::parse_override(o);
       if (is_fixed_key(parsed.key)) continue;
@@ -76,7 +63,7 @@ void write_sweep_index(const SweepPlan& plan) {
         override_keys.push_back(parsed.key);
       row.overrides[parsed.key] = parsed.has_value ? parsed.value.text : std::string("~");
     }
-    const std::string st = row.status.is_object() ? row.status.value("status", std::string("pending")) : "pending";
+    const std::string st = trial_status(row.status);
     // A summary.json belongs to the row only when the trial finished (a running trial's is from before).
     if ((st == "done" || st == "stopped") && row.summary.is_object()) {
       for (const auto& [k, v] : row.summary.items())
@@ -101,15 +88,10 @@ void write_sweep_index(const SweepPlan& plan) {
   header.push_back("error");
   header.push_back("dir");
 
-  std::string csv;
-  auto line = [&](const std::vector<std::string>& fields) {
-    for (std::size_t i = 0; i < fields.size(); ++i) csv += (i ? "," : "") + csv_field(fields[i]);
-    csv += "\n";
-  };
-  line(header);
+  std::string csv = results::csv_line(header);
   for (const auto& r : rows) {
     const auto& t = *r.trial;
-    const std::string st = r.status.is_object() ? r.status.value("status", std::string("pending")) : "pending";
+    const std::string st = trial_status(r.status);
     std::vector<std::string> f = {t.id, st, t.task, t.model, t.method, std::to_string(t.seed)};
     for (const auto& k : override_keys) {
       auto it = r.overrides.find(k);
@@ -127,7 +109,7 @@ void write_sweep_index(const SweepPlan& plan) {
     for (const auto& m : metrics) f.push_back(from_summary(m.c_str()));
     f.push_back(r.status.is_object() ? r.status.value("error", std::string()) : std::string());
     f.push_back("trials/" + t.id);
-    line(f);
+    csv += results::csv_line(f);
   }
   const fs::path csv_path = fs::path(plan.dir) / "summary.csv";
   const std::string csv_tmp = csv_path.string() + ".tmp." + std::to_string(::getpid());
@@ -154,7 +136,7 @@ void write_sweep_index(const SweepPlan& plan) {
     std::vector<std::string> ids, statuses, overrides, linked;
     for (const auto& r : rows) {
       ids.push_back(r.trial->id);
-      statuses.push_back(r.status.is_object() ? r.status.value("status", std::string("pending")) : "pending");
+      statuses.push_back(trial_status(r.status));
       std::string joined;
       for (const auto& o : r.trial->identity) joined += (joined.empty() ? "" : " ") + o;
       overrides.push_back(joined);

@@ -3,6 +3,7 @@
 #include "framework/config/override.h"
 #include "framework/config/sweep.h"
 #include "framework/config/yaml_value.h"
+#include "framework/core/clock.h"
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/dist/device.h"
@@ -31,37 +32,11 @@ namespace ptlab::launchers {
 namespace fs = std::filesystem;
 namespace {
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-double now_seconds() {
-  using namespace std::chrono;
-  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
-
 // The override's key without its +/++/~ prefix and @package ("trainer.lr", "method").
 std::string override_key(const std::string& text) {
   return config::parse_override(text).key;
 }
 
-// A JSON file, or null when it is missing or not JSON (a reader never fails on a trial's files).
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return nullptr;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-}
-
-std::string status_of(const nlohmann::json& status) {
-  if (!status.is_object() || !status.contains("status") || !status["status"].is_string()) return "pending";
-  return status["status"].get<std::string>();
-}
 
 fs::path trial_dir(const SweepPlan& plan, const SweepTrial& trial) { return fs::path(plan.dir) / "trials" / trial.id; }
 
@@ -142,7 +117,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 struct Queue {
   fs::path dir;  // where .queue.json and .queue.lock live
 
-  nlohmann::json read() const { return read_json(dir / ".queue.json"); }
+  nlohmann::json read() const { return io::read_json_file(dir / ".queue.json"); }
   void write(const nlohmann::json& q) const { io::write_summary_json((dir / ".queue.json").string(), q); }
 
   // Claims the next trial of launch `launch`: its index in `todo`, or -1 when none is left.
@@ -191,6 +166,11 @@ bool config_matches(const SweepPlan& plan, const SweepTrial& trial) {
 }
 
 }  // namespace
+
+std::string trial_status(const nlohmann::json& status) {
+  if (!status.is_object() || !status.contains("status") || !status["status"].is_string()) return "pending";
+  return status["status"].get<std::string>();
+}
 
 bool defines_trial(const std::string& override_text) {
   const std::string key = override_key(override_text);
@@ -275,7 +255,7 @@ SweepPlan plan_sweep(const config::ComposeOptions& options, const std::vector<st
 SweepCounts count_trials(const SweepPlan& plan) {
   SweepCounts c;
   for (const auto& t : plan.trials) {
-    const std::string s = status_of(read_json(trial_dir(plan, t) / "status.json"));
+    const std::string s = trial_status(io::read_json_file(trial_dir(plan, t) / "status.json"));
     if (s == "done") ++c.done;
     else if (s == "failed") ++c.failed;
     else if (s == "running") ++c.running;
@@ -325,7 +305,7 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
       for (const auto& t : plan.trials) {
         fs::create_directories(trial_dir(plan, t), ec);
         if (options.only >= 0 && t.num != options.only) continue;
-        const std::string s = status_of(read_json(trial_dir(plan, t) / "status.json"));
+        const std::string s = trial_status(io::read_json_file(trial_dir(plan, t) / "status.json"));
         if (s == "done") {
           ++done;
           // Ids hash the overrides, not the config files: a done trial whose config files changed since is
@@ -343,7 +323,7 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
         log_warn("sweep {}: {} done trial(s) ran with a config that differs from what the config files give now (e.g. "
                  "{}); their results are kept — remove their trial dirs (or use another --dir) to run them again",
                  plan.dir, drifted, drifted_example);
-      launch = fmt::format("{}-{}-{:.0f}", dist::host_name(), ::getpid(), now_seconds() * 1000);
+      launch = fmt::format("{}-{}-{:.0f}", dist::host_name(), ::getpid(), unix_seconds() * 1000);
       Queue{home}.write({{"launch", launch}, {"todo", todo}, {"next", 0}, {"groups", world.size() / per_trial},
                              {"finished_groups", 0}, {"failed", 0}, {"stopped", false}});
       {
@@ -402,9 +382,9 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
     const SweepTrial& trial = plan.trials.at(static_cast<std::size_t>(todo.at(static_cast<std::size_t>(index))));
     const fs::path dir = trial_dir(plan, trial);
     const bool resume = fs::exists(dir / "checkpoint.safetensors");
-    nlohmann::json status = read_json(dir / "status.json");
+    nlohmann::json status = io::read_json_file(dir / "status.json");
     const int64_t attempts = (status.is_object() ? status.value("attempts", int64_t{0}) : 0) + 1;
-    const double started = now_seconds();
+    const double started = unix_seconds();
     const double earlier_seconds = resume && status.is_object() ? status.value("wall_seconds", 0.0) : 0.0;
     status = {{"id", trial.id},         {"num", trial.num},          {"status", "running"},
               {"overrides", trial.identity}, {"attempts", attempts}, {"launch", launch},
@@ -432,7 +412,7 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
       error = one_line(e.what());
       if (error.empty()) error = "unknown error";
     }
-    status["wall_seconds"] = earlier_seconds + now_seconds() - started;
+    status["wall_seconds"] = earlier_seconds + unix_seconds() - started;
     status["finished_utc"] = utc_now();
     if (!error.empty()) {
       ++failed;
@@ -476,8 +456,8 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
       const SweepCounts c = count_trials(plan);
       std::string failed_list;
       for (const auto& t : plan.trials) {
-        const auto st = read_json(trial_dir(plan, t) / "status.json");
-        if (status_of(st) == "failed")
+        const auto st = io::read_json_file(trial_dir(plan, t) / "status.json");
+        if (trial_status(st) == "failed")
           failed_list += fmt::format("\n  {}: {}", (trial_dir(plan, t) / "status.json").string(),
                                      st.value("error", std::string()));
       }

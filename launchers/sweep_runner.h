@@ -26,6 +26,7 @@
 #include "framework/config/compose.h"
 #include "framework/dist/communicator.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
@@ -78,6 +79,9 @@ struct SweepRunOptions {
 /// Runs the plan's pending trials on `world` (every rank calls it). Returns the exit code: 0 when every
 /// trial is done, 1 when some failed, kSweepStopped when a signal stopped it with trials left.
 int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOptions& options);
+
+/// The status a trial's status.json (parsed; null when there is none) says: "pending" without one.
+std::string trial_status(const nlohmann::json& status);
 
 /// Trials by status: pending, running, done, failed, stopped (read from the trial dirs).
 struct SweepCounts {

@@ -3,6 +3,7 @@
 #include "framework/config/reader.h"
 #include "framework/config/yaml_value.h"
 #include "framework/core/build_info.h"
+#include "framework/core/clock.h"
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/core/threads.h"
@@ -71,11 +72,6 @@ void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std:
   else if (j.is_number_integer()) out.emplace_back(prefix, j.get<int64_t>());
   else if (j.is_number()) out.emplace_back(prefix, j.get<double>());
   else if (j.is_string()) out.emplace_back(prefix, j.get<std::string>());
-}
-
-double now_seconds() {
-  using namespace std::chrono;
-  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
 }
 
 struct ModelConfig {
@@ -330,7 +326,7 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
     if (log) {
       for (const auto& [name, value] : values) log->log(split, name, step, value, wall);
       // Evaluations at once; training rows at most flush_seconds old (a killed run loses no more).
-      const double now = now_seconds();
+      const double now = unix_seconds();
       if (split != "train" || now - last_flush >= s.flush_seconds) {
         log->flush();
         last_flush = now;
@@ -348,13 +344,13 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
                     // Every row up to a checkpoint is on disk before the checkpoint: a resume from it loses none.
                     if (log) {
                       log->flush();
-                      last_flush = now_seconds();
+                      last_flush = unix_seconds();
                     }
                   });
   if (rank0) {
     io::RunInfo info;
     info.run_id = fmt::format("{}-{:x}", fs::path(s.run_dir).filename().string(),
-                              static_cast<uint64_t>(now_seconds() * 1000));
+                              static_cast<uint64_t>(unix_seconds() * 1000));
     info.sweep_id = trial.sweep_id;
     info.job_num = trial.job_num;
     info.git_sha = build_git_sha();
@@ -440,12 +436,12 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
     } else if (!dev.empty()) {
       outcome.splits["dev"] = trainer.evaluate(dev, s.trainer.eval_limit);
       add_values(summary, "final/eval/", outcome.splits["dev"]);
-      sink("eval", 0, now_seconds(), outcome.splits["dev"]);
+      sink("eval", 0, unix_seconds(), outcome.splits["dev"]);
     }
     if (!test.empty()) {
       outcome.splits["test"] = trainer.evaluate(test);
       add_values(summary, "test/", outcome.splits["test"]);
-      sink("test", outcome.result.steps, now_seconds(), outcome.splits["test"]);
+      sink("test", outcome.result.steps, unix_seconds(), outcome.splits["test"]);
     }
     if (rank0) {
       auto state = s.method->export_state();

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 namespace ptlab::io {
 
@@ -111,6 +112,13 @@ void write_summary_json(const std::string& path, const nlohmann::json& summary) 
     std::remove(temp.c_str());
     PTLAB_FAIL("cannot write summary '{}': {}", path, std::strerror(err));
   }
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return nullptr;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
 nlohmann::json to_json(const std::vector<std::pair<std::string, HParam>>& entries) {

@@ -57,6 +57,10 @@ class JsonlLog {
 /// the path and the system's reason.
 void write_summary_json(const std::string& path, const nlohmann::json& summary);
 
+/// The JSON in `path`, or null when the file is missing, unreadable or not JSON (readers of a sweep's trial
+/// files never fail on one).
+nlohmann::json read_json_file(const std::string& path);
+
 /// {"name": value, ...} for flattened hparams or summary entries (bools stay bools, ints stay ints).
 nlohmann::json to_json(const std::vector<std::pair<std::string, HParam>>& entries);
 

@@ -2,26 +2,22 @@
 
 #include "framework/core/error.h"
 #include "framework/core/suggest.h"
+#include "framework/io/peft_files.h"
 #include "framework/io/safetensors.h"
 
-#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 namespace ptlab::io {
 namespace {
 
-namespace fs = std::filesystem;
-
-constexpr const char* kConfigFile = "adapter_config.json";
-constexpr const char* kWeightsFile = "adapter_model.safetensors";
+using peft_files::ConfigReader;
+using peft_files::kConfigFile;
+using peft_files::kWeightsFile;
 constexpr const char* kPromptTensor = "prompt_embeddings";
 
 const std::vector<std::string> kTaskTypes = {"SEQ_CLS",   "SEQ_2_SEQ_LM", "CAUSAL_LM",
@@ -229,60 +225,6 @@ nlohmann::json config_to_json(const PeftPromptConfig& c) {
 }
 
 // Typed access to one adapter_config.json; every error names the file and the key.
-class ConfigReader {
- public:
-  ConfigReader(const nlohmann::json& json, std::string path) : json_(json), path_(std::move(path)) {}
-
-  bool has(const std::string& key) const { return json_.contains(key) && !json_.at(key).is_null(); }
-
-  const nlohmann::json& raw(const std::string& key) {
-    used_.push_back(key);
-    static const nlohmann::json kNull;
-    return json_.contains(key) ? json_.at(key) : kNull;
-  }
-  std::string string(const std::string& key) {
-    const auto& v = raw(key);
-    PTLAB_CHECK(v.is_string(), "{}: '{}' must be a string, got {}", path_, key, describe(v));
-    return v.get<std::string>();
-  }
-  std::optional<std::string> optional_string(const std::string& key) {
-    if (raw(key).is_null()) return std::nullopt;
-    return string(key);
-  }
-  int64_t integer(const std::string& key, std::optional<int64_t> fallback = std::nullopt) {
-    const auto& v = raw(key);
-    if (v.is_null() && fallback) return *fallback;
-    PTLAB_CHECK(v.is_number_integer(), "{}: '{}' must be an integer, got {}", path_, key, describe(v));
-    return v.get<int64_t>();
-  }
-  bool boolean(const std::string& key, bool fallback) {
-    const auto& v = raw(key);
-    if (v.is_null()) return fallback;
-    PTLAB_CHECK(v.is_boolean(), "{}: '{}' must be true or false, got {}", path_, key, describe(v));
-    return v.get<bool>();
-  }
-  nlohmann::json object_or_null(const std::string& key) {
-    const auto& v = raw(key);
-    PTLAB_CHECK(v.is_null() || v.is_object(), "{}: '{}' must be null or an object, got {}", path_, key, describe(v));
-    return v;
-  }
-  /// Every key not read through this reader, with its value.
-  std::map<std::string, nlohmann::json> unread() const {
-    std::map<std::string, nlohmann::json> out;
-    for (const auto& [key, value] : json_.items())
-      if (std::find(used_.begin(), used_.end(), key) == used_.end()) out[key] = value;
-    return out;
-  }
-
- private:
-  static std::string describe(const nlohmann::json& v) {
-    return v.is_null() ? std::string("null / nothing") : fmt::format("{} {}", v.type_name(), v.dump());
-  }
-  const nlohmann::json& json_;
-  std::string path_;
-  std::vector<std::string> used_;
-};
-
 PeftPromptConfig config_from_json(const nlohmann::json& json, const std::string& path) {
   PTLAB_CHECK(json.is_object(), "{}: expected a JSON object, got {}", path, json.type_name());
   ConfigReader r(json, path);
@@ -371,33 +313,6 @@ void check_exportable(const PeftPromptAdapter& a) {
   }
 }
 
-// The order of safetensors' Rust Dtype enum; its writer sorts tensors by this rank, descending, then by name.
-int safetensors_dtype_rank(const std::string& dtype) {
-  static const std::vector<std::string> kOrder = {"BOOL", "U8",  "I8",  "F8_E5M2", "F8_E4M3", "I16", "U16", "F16",
-                                                  "BF16", "I32", "U32", "F32",     "F64",     "I64", "U64"};
-  auto it = std::find(kOrder.begin(), kOrder.end(), dtype);
-  PTLAB_ASSERT(it != kOrder.end(), "dtype {} missing from the safetensors order", dtype);
-  return static_cast<int>(it - kOrder.begin());
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    PTLAB_CHECK(out.good(), "cannot write {}: cannot create the file", tmp);
-    out << text;
-    out.flush();
-    if (!out.good()) {
-      std::remove(tmp.c_str());
-      PTLAB_FAIL("cannot write {}: write failed (disk full?)", tmp);
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    PTLAB_FAIL("cannot write {}: renaming the temporary file {} failed", path, tmp);
-  }
-}
-
 std::string readme_text(const PeftPromptConfig& c) {
   return fmt::format(
       "---\nlibrary_name: peft\nbase_model: {}\n---\n\n"
@@ -421,60 +336,20 @@ std::string python_json_dumps(const nlohmann::json& value) {
 
 void export_peft_prompt_adapter(const std::string& dir, const PeftPromptAdapter& adapter) {
   check_exportable(adapter);
-  const std::string config_text = python_json_dumps(config_to_json(adapter.config));
-
   // prompt_embeddings: [n*S, d] float32, as PEFT saves it; extras keep their dtype.
   std::vector<std::pair<std::string, at::Tensor>> tensors = {
       {kPromptTensor, adapter.prompt_embeddings.detach().to(at::kCPU, at::kFloat)}};
   for (const auto& [name, t] : adapter.extra) tensors.emplace_back(name, t.detach().to(at::kCPU));
-  std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
-    int ra = safetensors_dtype_rank(dtype_name_of(a.second.scalar_type()));
-    int rb = safetensors_dtype_rank(dtype_name_of(b.second.scalar_type()));
-    return ra != rb ? ra > rb : a.first < b.first;
-  });
-
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  PTLAB_CHECK(!ec && fs::is_directory(dir), "cannot export PEFT adapter: cannot create directory {}: {}", dir,
-              ec ? ec.message() : std::string("a file of that name exists"));
-  const fs::path root(dir);
-  save_safetensors((root / kWeightsFile).string(), tensors, {{"format", "pt"}});
-  write_text_atomically((root / kConfigFile).string(), config_text);
-  write_text_atomically((root / "README.md").string(), readme_text(adapter.config));
+  peft_files::write_files(dir, std::move(tensors), config_to_json(adapter.config), readme_text(adapter.config),
+                          "PEFT adapter");
 }
 
 PeftPromptAdapter import_peft_prompt_adapter(const std::string& dir) {
-  std::error_code ec;
-  PTLAB_CHECK(fs::exists(dir, ec), "PEFT adapter directory {} does not exist", dir);
-  PTLAB_CHECK(fs::is_directory(dir, ec),
-              "PEFT adapter path {} is not a directory; give the directory holding {} and {}", dir, kConfigFile,
-              kWeightsFile);
-  const fs::path root(dir);
-  const std::string config_path = (root / kConfigFile).string();
-  const std::string weights_path = (root / kWeightsFile).string();
-  PTLAB_CHECK(fs::exists(config_path, ec), "{} not found: a PEFT adapter directory holds {} and {}", config_path,
-              kConfigFile, kWeightsFile);
-
-  nlohmann::json json;
-  {
-    std::ifstream in(config_path, std::ios::binary);
-    PTLAB_CHECK(in.good(), "cannot read {}", config_path);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    try {
-      json = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      PTLAB_FAIL("{} is not valid JSON: {}", config_path, e.what());
-    }
-  }
+  const std::string config_path = (std::filesystem::path(dir) / kConfigFile).string();
   PeftPromptAdapter adapter;
-  adapter.config = config_from_json(json, config_path);
+  adapter.config = config_from_json(peft_files::read_config(dir), config_path);
   const auto& c = adapter.config;
-
-  PTLAB_CHECK(fs::exists(weights_path, ec), "{} not found{}", weights_path,
-              fs::exists(root / "adapter_model.bin", ec)
-                  ? ": the adapter is saved as a pickled adapter_model.bin, which ptlab does not read; re-save it "
-                    "with save_pretrained(..., safe_serialization=True)"
-                  : fmt::format(": a PEFT adapter directory holds {} and {}", kConfigFile, kWeightsFile));
+  const std::string weights_path = peft_files::weights_path(dir);
   SafetensorsFile file(weights_path);
   std::vector<std::string> names;
   for (const auto& r : file.records()) names.push_back(r.name);

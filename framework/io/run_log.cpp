@@ -1,6 +1,7 @@
 #include "framework/io/run_log.h"
 
 #include "framework/core/error.h"
+#include "framework/core/clock.h"
 #include "framework/core/log.h"
 #include "framework/core/suggest.h"
 #include "framework/io/hdf5_check.h"
@@ -33,15 +34,6 @@ constexpr const char* kSchema = "ptlab-metrics";
 constexpr int64_t kSchemaVersion = 1;
 constexpr hsize_t kChunkRows = 256;
 const char* const kSplits[] = {"train", "eval", "test", "sys"};
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 bool is_split(const std::string& split) {
   return std::find(std::begin(kSplits), std::end(kSplits), split) != std::end(kSplits);

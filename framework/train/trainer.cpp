@@ -1,6 +1,7 @@
 #include "framework/train/trainer.h"
 
 #include "framework/core/error.h"
+#include "framework/core/clock.h"
 #include "framework/core/log.h"
 #include "framework/data/sampling.h"
 #include "framework/train/checkpoint_file.h"
@@ -19,11 +20,6 @@ namespace ptlab::train {
 namespace {
 
 constexpr int kCheckpointSchema = 1;
-
-double now_seconds() {
-  using namespace std::chrono;
-  return duration_cast<duration<double>>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
@@ -193,7 +189,7 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<data::Example>
 }
 
 void Trainer::emit(const std::string& split, int64_t step, const std::map<std::string, double>& values) {
-  if (parts_.comm.rank() == 0 && sink_) sink_(split, step, now_seconds(), values);
+  if (parts_.comm.rank() == 0 && sink_) sink_(split, step, unix_seconds(), values);
 }
 
 void Trainer::check_replicas(int64_t step) {
@@ -373,7 +369,7 @@ TrainResult Trainer::fit() {
   // Micro-batches of an epoch beyond steps_per_epoch * accumulation are skipped the same way on resume.
   install_stop_handlers();
 
-  const double start = now_seconds();
+  const double start = unix_seconds();
   double last_checkpoint = start;
   double window_start = start;
   int64_t window_tokens = 0;
@@ -479,7 +475,7 @@ TrainResult Trainer::fit() {
     total_tokens += tokens;
 
     if (position.step % config_.log_every == 0 || position.step == total_steps) {
-      const double t = now_seconds();
+      const double t = unix_seconds();
       const double rate = window_tokens / std::max(1e-9, t - window_start);
       const double mean_loss = loss_window / std::max<int64_t>(1, loss_window_steps);
       emit("train", position.step, {{"loss", mean_loss}, {"lr", lr}, {"grad_norm", grad_norm}, {"tokens_per_s", rate}});
@@ -511,10 +507,10 @@ TrainResult Trainer::fit() {
     }
     // Rank 0 alone writes checkpoints (no collective inside), so the wall-clock rule needs no agreement.
     const bool due_by_time =
-        config_.checkpoint_minutes > 0 && now_seconds() - last_checkpoint >= 60.0 * config_.checkpoint_minutes;
+        config_.checkpoint_minutes > 0 && unix_seconds() - last_checkpoint >= 60.0 * config_.checkpoint_minutes;
     if ((config_.checkpoint_every > 0 && position.step % config_.checkpoint_every == 0) || due_by_time) {
       save_checkpoint(position, *optimizer, bad_evals);
-      last_checkpoint = now_seconds();
+      last_checkpoint = unix_seconds();
     }
     if (early) {
       result_.status = "early_stopped";
@@ -523,7 +519,7 @@ TrainResult Trainer::fit() {
     }
   }
   result_.steps = position.step;
-  result_.train_seconds = now_seconds() - start;
+  result_.train_seconds = unix_seconds() - start;
   result_.tokens_per_second = total_tokens / std::max(1e-9, result_.train_seconds);
   if (result_.status != "stopped") {
     if (result_.status == "completed") evaluate_and_select(position.step);  // early stops evaluated just now
