@@ -19,7 +19,9 @@ double lowest_value(at::ScalarType dtype) {
 
 at::Tensor attention_allowed(const at::Tensor& key_mask, int64_t query_len, bool causal, int64_t sliding_window) {
   const int64_t batch = key_mask.size(0), keys = key_mask.size(1);
-  PTLAB_ASSERT(query_len <= keys, "{} queries but only {} keys", query_len, keys);
+  // A causal query sees its own key, so there are at least as many keys; cross-attention queries (T5's
+  // decoder) may outnumber the encoder's keys.
+  PTLAB_ASSERT(!causal || query_len <= keys, "{} causal queries but only {} keys", query_len, keys);
   // allowed: [B, 1, T, S] — real keys only.
   at::Tensor allowed = key_mask.to(at::kBool).view({batch, 1, 1, keys}).expand({batch, 1, query_len, keys});
   if (causal) {

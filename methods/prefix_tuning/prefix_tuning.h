@@ -8,8 +8,10 @@
 //     length: 8                 # P virtual positions per layer
 //     prefix_projection: false  # true: the MLP reparameterisation
 //     encoder_hidden_size: null # projection: the MLP's hidden size; null = d_kv (PEFT's default)
-//     init: normal              # normal (PEFT: nn.Embedding / nn.Linear defaults) | zero
+//     init: normal              # normal (PEFT: nn.Embedding / nn.Linear defaults) | zero | text
+//     init_text: null           # init=text: the text whose keys/values become the prefix
 //     prefix_dropout: 0.0       # dropout on the prefix while training (P-tuning-v2; PEFT has none)
+//     stacks: null              # T5 only: which attention stacks get a prefix (null = PEFT's)
 //
 // Parameters, exactly PEFT's PrefixEncoder (L layers, d_kv = H_kv * d_head, the key/value width: under
 // grouped-query attention H_kv = num_key_value_heads; `_kvfix` goldens):
@@ -20,20 +22,33 @@
 // [2L, H_kv, P, d_head]; layer l's keys are slice 2l and its values slice 2l + 1 (flat column
 // ((2l + kv) * H_kv + h) * d_head + j; T5: see below).
 //
-// Where it goes. Decoder-only models and BERT: BackboneInput::prefix (self-attention); T5: decoder_prefix
-// only — PEFT feeds past_key_values to the decoder and the encoder gets no prefix. PEFT's seq2seq layout
-// (num_transformer_submodules 2) is reproduced exactly, quirk included: it concatenates the 2L slices with
-// themselves and splits by 4, so decoder layer l reads slices (4l mod 2L) and (4l mod 2L) + 1 — with L = 2
-// both layers share slices 0 and 1 and slices 2, 3 never train. The cross-attention half PEFT builds is
-// ignored by transformers' T5 whenever the encoder length differs from P (it would *replace* the encoder
-// keys when equal, a case ptlab does not copy: the cross-attention always sees the encoder). The backbone prepends P
-// ones to the attention mask and starts real positions at P (backbone.h). Templates with {soft:N} slots are an Error:
-// prefix tuning places no virtual tokens in the input.
+// Where it goes. Decoder-only models and BERT: BackboneInput::prefix (self-attention). T5, `stacks: null`:
+// decoder_prefix only — PEFT feeds past_key_values to the decoder and the encoder gets no prefix. PEFT's
+// seq2seq layout (num_transformer_submodules 2) is reproduced exactly, quirk included: it concatenates the
+// 2L slices with themselves and splits by 4, so decoder layer l reads slices (4l mod 2L) and (4l mod 2L) + 1
+// — with L = 2 both layers share slices 0 and 1 and slices 2, 3 never train. The cross-attention half PEFT
+// builds is ignored by transformers' T5 whenever the encoder length differs from P (it would *replace* the
+// encoder keys when equal, a case ptlab does not copy: the cross-attention always sees the encoder).
+// T5, `stacks: [encoder, decoder, cross]` (any non-empty subset; Li & Liang prefix encoder and decoder):
+// ptlab's own layout, where ptlab deliberately differs from PEFT — one block of 2 * layers slices per
+// chosen stack, in the order encoder (its L_enc self-attention layers), decoder (self-attention), cross
+// (the decoder's cross-attention: P keys/values before the encoder's), every layer its own slices 2l, 2l + 1
+// of its block. PEFT cannot express this layout, so such a run writes no PEFT adapter (prompt.safetensors
+// holds it) and loads none. The backbone prepends P ones to the attention mask of each prefixed stack and
+// starts real positions at P (backbone.h). Templates with {soft:N} slots are an Error: prefix tuning places
+// no virtual tokens in the input.
 //
 // Inits: normal draws, in PEFT's order, the embedding N(0, 1) and each Linear's default U(+-1/sqrt(fan_in))
 // weight then bias, from a CPU generator seeded with the run's seed (bit-identical to PEFT after
 // torch.manual_seed(seed)). zero (PEFT's init_weights "zero"): the embedding (no projection) or the last
-// Linear (projection) starts at 0, so K = V = 0 ("near no-op").
+// Linear (projection) starts at 0, so K = V = 0 ("near no-op"). text (PEFT's initialize_kv_prefix_from_text;
+// Li & Liang's "init from real-word activations"): the frozen backbone runs `init_text` (encoded with the
+// model's special tokens, as the tokenizer adds them) with a KV cache and the first P cached keys/values of
+// every layer become the prefix — so on a causal model the prefixed input sees exactly what it would see
+// after those P tokens. T5: the decoder stack takes the decoder's self-attention keys of
+// [decoder_start] + text, the cross stack the cross-attention keys of the encoded text; the encoder's
+// keys are not cached, so the encoder stack cannot be text-initialised, nor can PEFT's shared-slice decoder
+// layout (use stacks: [decoder]). Needs no projection (as PEFT) and a text of at least P tokens.
 #pragma once
 
 #include "methods/method.h"
@@ -43,21 +58,31 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ptlab::methods {
 
-enum class PrefixInit { kNormal, kZero };
+enum class PrefixInit { kNormal, kZero, kText };
+
+/// An attention stack a prefix can precede: the self-attention of a decoder-only model or BERT (kSelf), or
+/// T5's encoder self-attention, decoder self-attention and decoder cross-attention.
+enum class PrefixStack { kSelf, kEncoder, kDecoder, kCross };
+const char* prefix_stack_name(PrefixStack stack);
 
 struct PrefixTuningConfig {
   int64_t length = 8;
   bool prefix_projection = false;
   std::optional<int64_t> encoder_hidden_size;  ///< nullopt: d_kv
   PrefixInit init = PrefixInit::kNormal;
+  std::string init_text;  ///< init=text only
   double prefix_dropout = 0.0;
+  std::vector<PrefixStack> stacks;  ///< T5: encoder/decoder/cross, in that order; empty = the model's default
   std::string where = "method";
 
   /// Decodes the `method:` mapping and calls reader.finish(). Errors name the key path: length < 1,
-  /// encoder_hidden_size < 1 (or set without prefix_projection), an unknown init, dropout outside [0, 1).
+  /// encoder_hidden_size < 1 (or set without prefix_projection), an unknown init, init=text without a text
+  /// or with the projection, init_text without init=text, dropout outside [0, 1), an unknown or repeated
+  /// stack, an empty stacks list.
   static PrefixTuningConfig decode(config::Reader reader);
 
   std::string at(const std::string& key) const { return where + "." + key; }
@@ -66,20 +91,26 @@ struct PrefixTuningConfig {
 class PrefixTuning final : public Method {
  public:
   /// Sizes the encoder from the backbone (see the top of this file) and initialises it. Errors: a template
-  /// with {soft:N} slots, a length beyond the model's max_positions.
+  /// with {soft:N} slots, a length beyond the model's max_positions, stacks on a model that is not
+  /// encoder-decoder, init=text with a text of fewer than P tokens or a stack it cannot fill.
   PrefixTuning(PrefixTuningConfig config, const MethodContext& context);
 
   std::string name() const override { return "prefix_tuning"; }
 
-  /// batch_input() with input ids, plus the per-layer prefix (batch 1, expanded by the backbone) in
-  /// `prefix` (decoder-only, BERT) or `decoder_prefix` (T5). Errors: a batch with soft positions, or
-  /// longer than max_positions - P.
+  /// batch_input() with input ids, plus the per-layer prefix (batch 1, expanded by the backbone) of each
+  /// stack: `prefix` (decoder-only, BERT, T5 encoder), `decoder_prefix`, `cross_prefix` (T5). Errors: a
+  /// batch with soft positions, or longer than max_positions - P.
   models::BackboneInput prompt(const tasks::Batch& batch) override;
 
   const PrefixTuningConfig& config() const { return config_; }
   int64_t length() const { return config_.length; }
-  /// Layers that get a prefix (T5: decoder layers), key/value heads, head size.
+  /// Layers that get a prefix, over all stacks (the L of the flat width 2 * L * d_kv), key/value heads,
+  /// head size.
   int64_t num_layers() const { return layers_; }
+  /// The stacks that get a prefix, in the flat prefix's order.
+  std::vector<PrefixStack> stacks() const;
+  /// Whether the flat prefix is laid out as PEFT lays it out (every model but T5 with explicit stacks).
+  bool peft_layout() const { return config_.stacks.empty(); }
   int64_t kv_heads() const { return kv_heads_; }
   int64_t head_dim() const { return head_dim_; }
   /// d_kv = kv_heads * head_dim: PEFT's token_dim.
@@ -88,8 +119,15 @@ class PrefixTuning final : public Method {
   /// The flat prefix [P, 2 * L * d_kv] in float32 on the parameters' device: the embedding, or the MLP's
   /// output; dropout applies when training. This is what PEFT saves as prompt_embeddings.
   at::Tensor flat_prefix();
-  /// Splits a flat prefix [P, 2 * L * d_kv] into keys/values [1, H_kv, P, d_head] per layer (PEFT's layout).
-  models::KVPrefix split(const at::Tensor& flat) const;
+  /// Splits a flat prefix [P, 2 * L * d_kv] into the keys/values [1, H_kv, P, d_head] per layer of `stack`
+  /// (default: the first, for models with one prefixed stack), in PEFT's layout or ptlab's (see the top).
+  models::KVPrefix split(const at::Tensor& flat) const { return split(flat, segments_.front().stack); }
+  models::KVPrefix split(const at::Tensor& flat, PrefixStack stack) const;
+
+  /// The flat prefix [P, 2 * L * d_kv] (float32, CPU) whose split is the keys/values the frozen backbone
+  /// caches for the first P tokens of `text` (init=text; see the top). Errors: a text shorter than P
+  /// tokens, a stack whose keys are not cached (T5's encoder), PEFT's shared-slice T5 layout.
+  at::Tensor text_prefix(const std::string& text, const text::Tokenizer& tokenizer) const;
 
   /// Writes dir/adapter: a PEFT PREFIX_TUNING adapter (prefix_tuning_peft.cpp). With the projection it holds
   /// the MLP's output, as PEFT saves it (the MLP weights are in prompt.safetensors only).
@@ -100,8 +138,17 @@ class PrefixTuning final : public Method {
   void load_state(const std::string& path) override;
 
  private:
+  /// One prefixed stack: its layers and the first of its 2 * layers slices of the flat prefix.
+  struct Segment {
+    PrefixStack stack;
+    int64_t layers;
+    int64_t first_slice;
+  };
+  const Segment& segment(PrefixStack stack) const;
+
   PrefixTuningConfig config_;
   models::Backbone* backbone_;
+  std::vector<Segment> segments_;
   int64_t layers_ = 0, kv_heads_ = 0, head_dim_ = 0;
   at::Tensor embedding_;                      // [P, 2 L d_kv] or, with the projection, [P, d_kv]; float32
   torch::nn::Sequential transform_{nullptr};  // projection only: Linear, Tanh, Linear

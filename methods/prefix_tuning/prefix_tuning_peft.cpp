@@ -13,6 +13,8 @@ namespace ptlab::methods {
 namespace fs = std::filesystem;
 
 void PrefixTuning::save_exports(const std::string& dir) {
+  // ptlab's own T5 layout (explicit stacks) has no PEFT equivalent: prompt.safetensors is its only file.
+  if (!peft_layout()) return;
   const models::BackboneInfo& info = backbone_->info();
   io::PeftPrefixAdapter adapter;
   io::PeftPrefixConfig& c = adapter.config;
@@ -40,6 +42,10 @@ void PrefixTuning::load_state(const std::string& path) {
     Method::load_state(path);
     return;
   }
+  PTLAB_CHECK(peft_layout(),
+              "{}: a PEFT adapter holds PEFT's T5 layout (decoder self-attention only), but {} asks for ptlab's; "
+              "load it with {}=null",
+              path, config_.at("stacks"), config_.at("stacks"));
   const io::PeftPrefixAdapter adapter = io::import_peft_prefix_adapter(path);
   const io::PeftPrefixConfig& c = adapter.config;
   PTLAB_CHECK(c.num_virtual_tokens == length() && c.num_layers == layers_ && c.token_dim == kv_dim(),

@@ -8,6 +8,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
+#include <vector>
+
 namespace ptlab::methods {
 namespace {
 
@@ -118,6 +122,163 @@ TEST(PrefixTuning, DropoutOnlyWhileTraining) {
   EXPECT_TRUE(at::equal(a, pt.flat_prefix()));
   method->train();
   EXPECT_GT(pt.flat_prefix().eq(0).sum().item<int64_t>(), 0);
+}
+
+constexpr const char* kInitText = "The quick brown fox jumps over the lazy dog near the river bank today.";
+
+// init=text on a causal model: the prefixed input sees exactly what it would see after the text's first P
+// tokens — the logits of x after the prefix equal those of x after the P tokens themselves.
+TEST(PrefixTuning, TextInitSeesWhatTheTextWouldShow) {
+  for (const std::string family : {"gpt2", "gpt_neox", "llama", "stories260K"}) {
+    SCOPED_TRACE(family);
+    PTLAB_METHOD_FIXTURE(f, family, testing::kLmTask);
+    const int64_t P = 5;
+    auto method = testing::make_method_from(
+        fmt::format("{{name: prefix_tuning, length: {}, init: text, init_text: '{}'}}", P, kInitText), *f.context);
+    auto& pt = dynamic_cast<PrefixTuning&>(*method);
+    method->eval();
+    const std::vector<int> text = f.tokenizer().encode(kInitText).ids;
+    ASSERT_GE(static_cast<int64_t>(text.size()), P);
+    const std::vector<int64_t> x = {7, 11, 13, 17, 19, 23};
+    const int64_t n = static_cast<int64_t>(x.size());
+
+    models::BackboneInput prefixed;
+    prefixed.input_ids = at::tensor(x, at::kLong).view({1, n});
+    prefixed.prefix = pt.split(pt.flat_prefix().detach());
+    models::BackboneInput whole;
+    std::vector<int64_t> ids(text.begin(), text.begin() + P);
+    ids.insert(ids.end(), x.begin(), x.end());
+    whole.input_ids = at::tensor(ids, at::kLong).view({1, P + n});
+    at::NoGradGuard no_grad;
+    const at::Tensor a = f.backbone().forward(prefixed).logits;               // [1, n, V]
+    const at::Tensor b = f.backbone().forward(whole).logits.narrow(1, P, n);  // [1, n, V]
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-4);
+    models::BackboneInput plain;
+    plain.input_ids = prefixed.input_ids;
+    EXPECT_GT((a - f.backbone().forward(plain).logits).abs().max().item<double>(),
+              1e-3);  // the prefix changes what x sees
+  }
+}
+
+// BERT and T5: the text's cached keys/values land in each layer's slices (the inverse of split()).
+TEST(PrefixTuning, TextInitHoldsTheCachedKeysOfEveryStack) {
+  for (const std::string family : {"bert", "t5"}) {
+    SCOPED_TRACE(family);
+    PTLAB_METHOD_FIXTURE(f, family, testing::kLmTask);
+    const int64_t P = 4;
+    const std::string stacks = family == "t5" ? ", stacks: [cross, decoder]" : "";
+    auto method = testing::make_method_from(
+        fmt::format("{{name: prefix_tuning, length: {}, init: text, init_text: '{}'{}}}", P, kInitText, stacks),
+        *f.context);
+    auto& pt = dynamic_cast<PrefixTuning&>(*method);
+    const std::vector<int> text = f.tokenizer().encode(kInitText).ids;
+    models::BackboneInput in;
+    in.input_ids = at::tensor(std::vector<int64_t>(text.begin(), text.end()), at::kLong).view({1, -1});
+    if (family == "t5") {
+      std::vector<int64_t> decoder = {f.backbone().info().decoder_start_token_id};
+      decoder.insert(decoder.end(), text.begin(), text.end());
+      in.decoder_input_ids = at::tensor(decoder, at::kLong).view({1, -1});
+    }
+    models::KVCache cache;
+    at::NoGradGuard no_grad;
+    f.backbone().forward(in, &cache);
+    const at::Tensor flat = pt.flat_prefix();
+    for (PrefixStack stack : pt.stacks()) {
+      SCOPED_TRACE(prefix_stack_name(stack));
+      const models::KVPrefix prefix = pt.split(flat, stack);
+      const bool cross = stack == PrefixStack::kCross;
+      for (std::size_t l = 0; l < prefix.keys.size(); ++l) {
+        EXPECT_TRUE(at::allclose(prefix.keys[l], (cross ? cache.cross_keys : cache.keys)[l].narrow(2, 0, P)));
+        EXPECT_TRUE(at::allclose(prefix.values[l], (cross ? cache.cross_values : cache.values)[l].narrow(2, 0, P)));
+      }
+    }
+  }
+}
+
+// T5 with ptlab's layout: each chosen stack gets its own block of 2 * layers slices (encoder, decoder, cross
+// order), every layer its own keys, and the gradient reaches every block; no PEFT adapter is written.
+TEST(PrefixTuning, T5StacksAreSwitchable) {
+  PTLAB_METHOD_FIXTURE(f, "t5", testing::kLmTask);
+  const models::BackboneInfo& info = f.backbone().info();
+  const int64_t P = 3;
+  auto method =
+      testing::make_method_from("{name: prefix_tuning, length: 3, stacks: [cross, encoder, decoder]}", *f.context);
+  auto& pt = dynamic_cast<PrefixTuning&>(*method);
+  EXPECT_FALSE(pt.peft_layout());
+  EXPECT_EQ(pt.stacks(), (std::vector<PrefixStack>{PrefixStack::kEncoder, PrefixStack::kDecoder, PrefixStack::kCross}));
+  EXPECT_EQ(pt.num_layers(), info.num_layers + 2 * info.num_decoder_layers);
+  EXPECT_EQ(pt.flat_prefix().sizes(), (at::IntArrayRef{P, 2 * pt.num_layers() * pt.kv_dim()}));
+
+  // Slice numbering: a flat prefix whose every slice holds its own index.
+  const int64_t slices = 2 * pt.num_layers();
+  const at::Tensor flat =
+      at::arange(slices, at::kFloat).view({1, slices, 1}).expand({P, slices, pt.kv_dim()}).reshape({P, -1});
+  auto first = [&](const at::Tensor& t) { return t.flatten()[0].item<int64_t>(); };
+  const models::KVPrefix enc = pt.split(flat, PrefixStack::kEncoder), dec = pt.split(flat, PrefixStack::kDecoder),
+                         cross = pt.split(flat, PrefixStack::kCross);
+  ASSERT_EQ(static_cast<int64_t>(enc.keys.size()), info.num_layers);
+  ASSERT_EQ(static_cast<int64_t>(cross.keys.size()), info.num_decoder_layers);
+  for (int64_t l = 0; l < info.num_decoder_layers; ++l) {
+    EXPECT_EQ(first(enc.keys[l]), 2 * l);
+    EXPECT_EQ(first(dec.keys[l]), 2 * info.num_layers + 2 * l);
+    EXPECT_EQ(first(dec.values[l]), 2 * info.num_layers + 2 * l + 1);
+    EXPECT_EQ(first(cross.keys[l]), 2 * (info.num_layers + info.num_decoder_layers) + 2 * l);
+  }
+
+  tasks::Batch batch = two_rows(6);
+  batch.decoder_input_ids = at::zeros({2, 3}, at::kLong);
+  batch.decoder_attention_mask = at::ones({2, 3}, at::kLong);
+  const models::BackboneInput input = method->prompt(batch);
+  EXPECT_EQ(input.prefix.length(), P);
+  EXPECT_EQ(input.decoder_prefix.length(), P);
+  EXPECT_EQ(input.cross_prefix.length(), P);
+  f.backbone().forward(input).logits.sum().backward();
+  const at::Tensor grad = method->named_parameters()["embedding"].grad().view({P, slices, -1});
+  for (int64_t s = 0; s < slices; ++s) EXPECT_GT(grad.select(1, s).abs().sum().item<double>(), 0) << "slice " << s;
+
+  const std::string dir = ::testing::TempDir() + "/prefix_t5_stacks";
+  std::filesystem::create_directories(dir);
+  method->save_exports(dir);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/adapter"));
+}
+
+TEST(PrefixTuning, TextInitAndStackErrorsAreOneLine) {
+  auto error = [](const testing::Fixture& f, const std::string& yaml) {
+    const std::string e = testing::error_of([&] { testing::make_method_from(yaml, *f.context); });
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    return e;
+  };
+  {
+    PTLAB_METHOD_FIXTURE(f, "gpt2", testing::kLmTask);
+    EXPECT_THAT(error(f, "{name: prefix_tuning, init: text}"),
+                HasSubstr("method.init_text: init=text needs a non-empty text"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, init: text, init_text: '  '}"),
+                HasSubstr("method.init_text: init=text needs a non-empty text"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, init_text: hello}"),
+                HasSubstr("method.init_text: is set but method.init is 'normal'"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, init: text, init_text: hello, prefix_projection: true}"),
+                HasSubstr("needs method.prefix_projection=false"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, length: 40, init: text, init_text: 'two words'}"),
+                HasSubstr("positions but the prefix needs 40; use a longer text or method.length="));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, stacks: [decoder]}"),
+                HasSubstr("method.stacks: gpt2 has one attention stack"));
+  }
+  {
+    PTLAB_METHOD_FIXTURE(f, "t5", testing::kLmTask);
+    EXPECT_THAT(error(f, "{name: prefix_tuning, stacks: [decoder, encodr]}"),
+                HasSubstr("unknown attention stack 'encodr' (did you mean encoder?); known: encoder, decoder, cross"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, stacks: [cross, cross]}"), HasSubstr("'cross' is listed twice"));
+    EXPECT_THAT(error(f, "{name: prefix_tuning, stacks: []}"),
+                HasSubstr("method.stacks: an empty list gives no prefix"));
+    EXPECT_THAT(
+        error(f, fmt::format("{{name: prefix_tuning, init: text, init_text: '{}', stacks: [encoder]}}", kInitText)),
+        HasSubstr("cannot fill the T5 encoder stack"));
+    EXPECT_THAT(error(f, fmt::format("{{name: prefix_tuning, init: text, init_text: '{}'}}", kInitText)),
+                HasSubstr("use method.stacks=[decoder]"));
+    auto method = testing::make_method_from("{name: prefix_tuning, stacks: [decoder]}", *f.context);
+    EXPECT_THAT(testing::error_of([&] { method->load_state(::testing::TempDir()); }),
+                HasSubstr("a PEFT adapter holds PEFT's T5 layout"));
+  }
 }
 
 }  // namespace

@@ -133,6 +133,19 @@ TEST_F(T5Golden, PaddedEncoderInputMatches) {
   EXPECT_LE(max_abs_diff(model_->forward(in).logits, g("padded_logits")), 1e-4);
 }
 
+// A decoder longer than the encoder input (a one-token source, a long target) is fine: cross-attention
+// queries may outnumber the encoder's keys (it was an internal error), and the decoder stays causal.
+TEST_F(T5Golden, DecoderLongerThanTheEncoderInput) {
+  BackboneInput in;
+  in.input_ids = g("input_ids").slice(1, 0, 1);  // [B, 1]
+  in.decoder_input_ids = g("decoder_input_ids");
+  ASSERT_GT(in.decoder_input_ids.size(1), 2);
+  const at::Tensor full = model_->forward(in).logits;
+  BackboneInput shorter = in;
+  shorter.decoder_input_ids = g("decoder_input_ids").slice(1, 0, 1);
+  EXPECT_LE(max_abs_diff(model_->forward(shorter).logits, full.slice(1, 0, 1)), 1e-5);
+}
+
 TEST_F(T5Golden, GreedyGenerationMatches) {
   BackboneInput prompt;
   prompt.input_ids = g("input_ids").slice(0, 0, 1);
