@@ -60,6 +60,8 @@ def parse_args():
     p.add_argument("--prompt", type=int, default=20, help="virtual tokens")
     p.add_argument("--target", type=int, help="decoder target tokens, encoder-decoder only (default 8)")
     p.add_argument("--objective", choices=["lm", "classify"], default="lm")
+    p.add_argument("--method", choices=["prompt", "prefix"], default="prompt",
+                   help="prompt: PromptTuningConfig; prefix: PrefixTuningConfig (no projection), the input unchanged")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: all cores)")
@@ -177,8 +179,12 @@ def main():
             fail(f"--prompt {a.prompt} + --seq {a.seq} exceeds the model's {max_positions} positions")
     parameters = sum(p.numel() for p in base.parameters())
     weights = parameters - embedding_parameters(base)
-    model = peft.get_peft_model(base, peft.PromptTuningConfig(
-        task_type=task, num_virtual_tokens=a.prompt, prompt_tuning_init=peft.PromptTuningInit.RANDOM))
+    if a.method == "prefix":
+        peft_config = peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=a.prompt)
+    else:
+        peft_config = peft.PromptTuningConfig(
+            task_type=task, num_virtual_tokens=a.prompt, prompt_tuning_init=peft.PromptTuningInit.RANDOM)
+    model = peft.get_peft_model(base, peft_config)
     for p in model.parameters():
         p.requires_grad_(False)
     prompt = list(model.prompt_encoder.parameters())  # [n x num_transformer_submodules, d], fp32
@@ -207,14 +213,14 @@ def main():
 
     median = step_times(a.warmup, a.steps, step)[a.steps // 2]  # ptlab bench train: times[S / 2]
     real_tps = a.batch * a.seq / median
-    all_tps = a.batch * (a.seq + a.prompt) / median
+    all_tps = a.batch * (a.seq + (0 if a.method == "prefix" else a.prompt)) / median
     limit = gflops * 1e9 / (4.0 * weights)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     source = (a.config or a.dir) + (" (random weights)" if a.config or a.random else "")
 
     result = {
         "model": source, "family": config.model_type, "parameters": parameters, "threads": threads,
-        "batch": a.batch, "seq": a.seq, "prompt": a.prompt, "objective": a.objective,
+        "batch": a.batch, "seq": a.seq, "prompt": a.prompt, "method": a.method, "objective": a.objective,
         "step_ms": median * 1e3, "tokens_per_s": real_tps, "tokens_per_s_with_virtual": all_tps,
         "matmul_gflops": gflops, "limit_tokens_per_s_with_virtual": limit, "share_of_limit": all_tps / limit,
         "peak_rss_mib": rss_mib,

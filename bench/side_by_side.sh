@@ -12,8 +12,9 @@
 #
 # Usage: bench/side_by_side.sh [--cases a,b,..] [--threads N] [--steps S] [--warmup W] [--batch B] [--seq T]
 #                              [--prompt N] [--repeat R] [--ptlab PATH] [--python PATH] [--out DIR]
-#                              [--peft-extra 'ARGS'] [--list]
+#                              [--method prompt|prefix] [--peft-extra 'ARGS'] [--list]
 #   defaults: all cases, 2 threads, 5 steps after 1 warm-up, batch 8 x seq 128 + 20 virtual tokens, R = 1;
+#   --method prefix: prefix tuning on both sides (PEFT PrefixTuningConfig; --prompt N = the prefix length);
 #   --peft-extra passes options to bench/peft_step.py only (e.g. '--dtype bf16': then not like for like)
 #   quick check:  bench/side_by_side.sh --cases stories260K-lm,gpt2-classify --steps 2 --warmup 1 --batch 2
 set -euo pipefail
@@ -33,12 +34,12 @@ stories260K-lm|$shared/models/stories260K --objective lm|stories260K (real weigh
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "side_by_side: $*" >&2; exit 2; }
 
-cases=all threads=2 steps=5 warmup=1 batch=8 seq=128 prompt=20 repeat=1 out="" peft_extra=""
+cases=all threads=2 steps=5 warmup=1 batch=8 seq=128 prompt=20 repeat=1 out="" peft_extra="" method=prompt
 ptlab=${PTLAB:-build/launchers/ptlab}
 python=$(bash scripts/venv.sh)/bin/python
 while (($#)); do
   case "$1" in
-    --cases|--threads|--steps|--warmup|--batch|--seq|--prompt|--repeat|--ptlab|--python|--out|--peft-extra)
+    --cases|--threads|--steps|--warmup|--batch|--seq|--prompt|--repeat|--ptlab|--python|--out|--peft-extra|--method)
       (($# >= 2)) || die "$1 needs a value"
       v=$2; k=${1#--}; k=${k//-/_}; printf -v "$k" '%s' "$v"; shift 2 ;;
     --list) echo "$cases_table" | sed '/^$/d' | awk -F'|' '{printf "%-16s %s\n", $1, $3}'; exit 0 ;;
@@ -64,14 +65,15 @@ done
 out=${out:-$(mktemp -d /tmp/ptlab-side-by-side.XXXXXX)}
 mkdir -p "$out"
 
-common=(--batch "$batch" --seq "$seq" --prompt "$prompt" --steps "$steps" --warmup "$warmup" --threads "$threads" --json)
+[[ $method == prompt || $method == prefix ]] || die "--method is prompt or prefix, got '$method'"
+common=(--method "$method" --batch "$batch" --seq "$seq" --prompt "$prompt" --steps "$steps" --warmup "$warmup" --threads "$threads" --json)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- header: when, where, what --------------------------------------------------------------------------
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 flags=$(lscpu | sed -n 's/^Flags:[[:space:]]*//p' | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512_bf16|avx512_vnni|amx_bf16|amx_tile|amx_int8)$' | tr '\n' ' ')
 versions=$("$python" -c 'import torch, transformers, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}")' 2>/dev/null)
-echo "## ptlab vs PEFT prompt tuning, side by side"
+echo "## ptlab vs PEFT $method tuning, side by side"
 echo
 echo "- date: $(date '+%Y-%m-%d %H:%M:%S %Z')"
 echo "- CPU: $cpu, $(nproc) cores available; flags: ${flags:-none of avx2/avx512/amx}"

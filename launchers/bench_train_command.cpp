@@ -1,6 +1,9 @@
 // `ptlab bench train`: tokens/s of prompt-tuning train steps — forward with n virtual tokens in front
 // (PEFT's layout), backward to the prompt only (frozen backbone), gradient clipping and an AdamW update
-// through the trainer's optimizer — for a model, batch, length and prompt length. It reports the
+// through the trainer's optimizer — for a model, batch, length and prompt length. `--method prefix`
+// measures prefix-tuning steps instead: n trained key/value positions in front of every attention layer
+// (PEFT's flat [n, 2 L d_kv] prefix split per layer; T5: the decoder's, as PEFT), the input unchanged, so
+// the sequence does not grow. It reports the
 // share of the machine's compute limit: frozen-backbone training costs about 2 FLOPs per weight per token
 // forward plus 2 for the activation-only backward, so limit = matmul rate / (4 x non-embedding weights)
 // tokens/s (attention's T^2 terms on top are ignored, so the share is an upper bound).
@@ -42,6 +45,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: ptlab bench train DIR [--random] [--batch B] [--seq T] [--prompt N] [--objective lm|classify]\n"
+    "                             [--method prompt|prefix]\n"
     "                             [--target L] [--dtype fp32|bf16] [--steps S] [--warmup W] [--threads N] [--json]\n"
     "       ptlab bench train --config config.json [same options]\n"
     "\n"
@@ -58,6 +62,8 @@ constexpr const char* kHelp =
     "               (PEFT's SEQ_2_SEQ_LM), classify reads the first decoder position\n"
     "--target L     decoder target tokens, encoder-decoder models only (8); tokens/s counts encoder tokens\n"
     "--random       random weights in DIR/config.json's shapes; --config FILE: a config.json anywhere\n"
+    "--method M     prompt (default): N virtual tokens in the input; prefix: N key/value positions in every\n"
+    "               attention layer (prefix tuning), the input unchanged\n"
     "--dtype D      the frozen backbone's dtype: fp32 (default), bf16 or fp16; the prompt stays fp32 and is cast\n"
     "               where it joins the embeddings (the limit stays the fp32 matmul rate's)\n"
     "--threads N    intra-op threads (default: all cores, divided among the ranks mpirun/srun put on this node);\n"
@@ -72,7 +78,7 @@ int run_bench_train(const std::vector<std::string>& args) {
   }
   OptionParser opts("ptlab bench train", {"--random", "--json"},
                     {"--config", "--batch", "--seq", "--prompt", "--objective", "--target", "--steps", "--warmup",
-                     "--threads", "--dtype"});
+                     "--threads", "--dtype", "--method"});
   opts.parse(args);
   const int64_t batch = opts.get_int("--batch", 8), len = opts.get_int("--seq", 128), n = opts.get_int("--prompt", 20);
   const int64_t steps = opts.get_int("--steps", 5), warmup = opts.get_int("--warmup", 1);
@@ -82,6 +88,10 @@ int run_bench_train(const std::vector<std::string>& args) {
               "ptlab bench train: --batch, --prompt, --target and --steps must be > 0, --seq > 1, --warmup >= 0");
   PTLAB_CHECK(objective == "lm" || objective == "classify",
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
+  const std::string method = opts.get("--method", "prompt");
+  PTLAB_CHECK(method == "prompt" || method == "prefix", "ptlab bench train: --method is prompt or prefix, got '{}'",
+              method);
+  const bool prefix = method == "prefix";
   // Default: the cores divided among the processes a launcher put on this node (mpirun -np 2: half each).
   const int threads =
       configure_threads(static_cast<int>(opts.get_int("--threads", 0)), std::max(1, launcher_ranks_on_node()));
@@ -121,14 +131,19 @@ int run_bench_train(const std::vector<std::string>& args) {
   at::Tensor ids = at::randint(0, info.vocab_size, {batch, len}, at::kLong);  // [B, T]
   // BERT reads its verbalizer at a [MASK] ("... It was [MASK]"); random configs have no tokenizer to name it.
   if (encoder_only && info.mask_token_id >= 0) ids.select(1, len - 1).fill_(info.mask_token_id);
-  at::Tensor prompt = (at::randn({n, info.hidden_size}) * 0.5).requires_grad_(true);  // [n, d]
+  // prompt: [n, d]; prefix: PEFT's flat [n, 2 L d_kv] (L: the decoder's layers for T5).
+  const int64_t layers = seq2seq ? info.num_decoder_layers : info.num_layers;
+  const int64_t kv_heads = info.num_kv_heads > 0 ? info.num_kv_heads : info.num_heads;
+  const int64_t width = prefix ? 2 * layers * kv_heads * info.head_dim : info.hidden_size;
+  at::Tensor prompt = (at::randn({n, width}) * 0.5).requires_grad_(true);
   train::OptimizerConfig optim;
   optim.lr = 1e-3;
   auto optimizer = train::make_optimizer(optim, {{"prompt", prompt}});
-  at::Tensor labels = at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
+  at::Tensor labels = prefix ? ids  // [B, T]
+                             : at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
   at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);                          // 2 label words
   // Where classify reads [B, 1]: the last position (BERT: its [MASK]); T5: the first decoder position.
-  at::Tensor read_at = at::full({batch, 1}, seq2seq ? 0 : n + len - 1, at::kLong);
+  at::Tensor read_at = at::full({batch, 1}, seq2seq ? 0 : (prefix ? 0 : n) + len - 1, at::kLong);
   at::Tensor targets = at::zeros({batch}, at::kLong);
   // T5: a random decoder target [B, L] and its input, the target shifted right behind the start token.
   // classify scores the first decoder position given the start token alone: [B, 1].
@@ -140,8 +155,24 @@ int run_bench_train(const std::vector<std::string>& args) {
   auto step = [&] {
     models::BackboneInput in;
     // [B, n+T, d] (T5: the encoder's input)
-    const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
-    in.inputs_embeds = at::cat({prompt.to(embeds.scalar_type()).unsqueeze(0).expand({batch, n, info.hidden_size}), embeds}, 1);
+    if (prefix) {
+      // [n, 2L d_kv] -> [2L, 1, H_kv, n, d_head]: layer l's keys slice 2l, values 2l + 1 (T5 as PEFT: 4l mod 2L)
+      const at::Tensor kv = prompt.to(model->dtype())
+                                .view({n, 2 * layers, kv_heads, info.head_dim})
+                                .permute({1, 2, 0, 3})
+                                .unsqueeze(1);
+      models::KVPrefix& past = seq2seq ? in.decoder_prefix : in.prefix;
+      for (int64_t l = 0; l < layers; ++l) {
+        const int64_t slice = seq2seq ? (4 * l) % (2 * layers) : 2 * l;
+        past.keys.push_back(kv[slice]);
+        past.values.push_back(kv[slice + 1]);
+      }
+      in.input_ids = ids;  // [B, T]
+    } else {
+      const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
+      in.inputs_embeds =
+          at::cat({prompt.to(embeds.scalar_type()).unsqueeze(0).expand({batch, n, info.hidden_size}), embeds}, 1);
+    }
     if (seq2seq) in.decoder_input_ids = decoder_ids;
     at::Tensor loss;
     if (objective == "lm" && seq2seq) {
@@ -170,7 +201,7 @@ int run_bench_train(const std::vector<std::string>& args) {
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   const double real_tps = batch * len / median;
-  const double all_tps = batch * (len + n) / median;
+  const double all_tps = batch * (len + (prefix ? 0 : n)) / median;
   const double weights = static_cast<double>(info.num_parameters - info.num_embedding_parameters);
   const double limit = gflops * 1e9 / (4.0 * weights);  // real+virtual tokens/s at the compute limit
   struct rusage usage {};
@@ -180,7 +211,7 @@ int run_bench_train(const std::vector<std::string>& args) {
   if (opts.flag("--json")) {
     nlohmann::ordered_json j = {{"model", source},        {"family", info.family},     {"parameters", info.num_parameters},
                                 {"threads", threads},     {"batch", batch},            {"seq", len},
-                                {"prompt", n},            {"objective", objective},    {"dtype", dtype},    {"step_ms", median * 1e3},
+                                {"prompt", n},            {"method", method},           {"objective", objective},    {"dtype", dtype},    {"step_ms", median * 1e3},
                                 {"tokens_per_s", real_tps}, {"tokens_per_s_with_virtual", all_tps},
                                 {"matmul_gflops", gflops}, {"limit_tokens_per_s_with_virtual", limit},
                                 {"share_of_limit", all_tps / limit}, {"peak_rss_mib", rss_mib}};
@@ -190,9 +221,10 @@ int run_bench_train(const std::vector<std::string>& args) {
   }
   std::printf("model      %s (%s, %lld parameters, %.0f non-embedding)\n", source.c_str(), info.family.c_str(),
               static_cast<long long>(info.num_parameters), weights);
-  std::printf("step       batch %lld x seq %lld + %lld virtual tokens, objective %s, %d threads; median of %lld\n",
-              static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n), objective.c_str(),
-              threads, static_cast<long long>(steps));
+  std::printf("step       %s: batch %lld x seq %lld + %lld %s, objective %s, %d threads; median of %lld\n",
+              prefix ? "prefix tuning" : "prompt tuning", static_cast<long long>(batch), static_cast<long long>(len),
+              static_cast<long long>(n), prefix ? "key/value positions in every layer" : "virtual tokens",
+              objective.c_str(), threads, static_cast<long long>(steps));
   if (seq2seq) {
     std::printf("decoder    %lld tokens (%s); tokens/s below count the encoder's\n",
                 static_cast<long long>(decoder_ids.size(1)),
