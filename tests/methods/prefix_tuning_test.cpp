@@ -2,6 +2,7 @@
 // one-line errors. Parity with PEFT is in prefix_tuning_peft_test.cpp.
 #include "methods/prefix_tuning/prefix_tuning.h"
 
+#include "framework/io/safetensors.h"
 #include "tasks/batch.h"
 #include "tests/methods/methods_test_support.h"
 
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -279,6 +281,68 @@ TEST(PrefixTuning, TextInitAndStackErrorsAreOneLine) {
     EXPECT_THAT(testing::error_of([&] { method->load_state(::testing::TempDir()); }),
                 HasSubstr("a PEFT adapter holds PEFT's T5 layout"));
   }
+}
+
+// T5 prefixes on every stack against references computed on top of transformers 5.24 (the pinned peer) by
+// tests/fixtures/references/make_t5_prefix_references.py: one stack at a time straight into the backbone,
+// then all three through the method's flat layout (stacks [encoder, decoder, cross]).
+TEST(PrefixTuning, T5StacksMatchTheTransformersReference) {
+  PTLAB_METHOD_FIXTURE(f, "t5", testing::kLmTask);
+  const auto ref =
+      io::load_safetensors(std::string(PTLAB_SOURCE_DIR) + "/tests/fixtures/references/t5_prefix_stacks.safetensors");
+  const models::BackboneInfo& info = f.backbone().info();
+  auto stack_prefix = [&](const std::string& stack) {
+    models::KVPrefix prefix;
+    for (int64_t l = 0; l < (stack == "encoder" ? info.num_layers : info.num_decoder_layers); ++l) {
+      prefix.keys.push_back(ref.at(fmt::format("{}.keys.{}", stack, l)));
+      prefix.values.push_back(ref.at(fmt::format("{}.values.{}", stack, l)));
+    }
+    return prefix;
+  };
+  auto logits = [&](models::BackboneInput in) {
+    in.input_ids = ref.at("input_ids");
+    in.decoder_input_ids = ref.at("decoder_input_ids");
+    at::NoGradGuard no_grad;
+    return f.backbone().forward(in).logits;
+  };
+  auto diff = [&](const at::Tensor& a, const std::string& name) {
+    return (a - ref.at("logits." + name)).abs().max().item<double>();
+  };
+  EXPECT_LT(diff(logits({}), "none"), 1e-4);
+  models::BackboneInput enc, dec, cross;
+  enc.prefix = stack_prefix("encoder");
+  dec.decoder_prefix = stack_prefix("decoder");
+  cross.cross_prefix = stack_prefix("cross");
+  EXPECT_LT(diff(logits(enc), "encoder"), 1e-4);
+  EXPECT_LT(diff(logits(dec), "decoder"), 1e-4);
+  EXPECT_LT(diff(logits(cross), "cross"), 1e-4);
+
+  // Through the method: the flat prefix whose split is the three stacks' references.
+  auto method =
+      testing::make_method_from("{name: prefix_tuning, length: 3, stacks: [encoder, decoder, cross]}", *f.context);
+  std::vector<at::Tensor> slices;
+  for (const std::string stack : {"encoder", "decoder", "cross"}) {
+    const models::KVPrefix p = stack_prefix(stack);
+    for (std::size_t l = 0; l < p.keys.size(); ++l) {
+      slices.push_back(p.keys[l]);
+      slices.push_back(p.values[l]);
+    }
+  }
+  const at::Tensor flat = at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1});  // [P, 2L d_kv]
+  {
+    at::NoGradGuard no_grad;
+    method->named_parameters()["embedding"].copy_(flat);
+  }
+  tasks::Batch batch = two_rows(10);
+  batch.input_ids = ref.at("input_ids");
+  batch.attention_mask = at::ones_like(batch.input_ids);
+  batch.decoder_input_ids = ref.at("decoder_input_ids");
+  batch.decoder_attention_mask = at::ones_like(batch.decoder_input_ids);
+  const models::BackboneInput in = method->prompt(batch);
+  at::NoGradGuard no_grad;
+  const double all = diff(f.backbone().forward(in).logits, "all");
+  EXPECT_LT(all, 1e-4);
+  std::cout << "[ reference ] t5 prefixes on encoder + decoder + cross: max |logits - transformers| " << all << "\n";
 }
 
 }  // namespace
