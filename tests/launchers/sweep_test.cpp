@@ -241,6 +241,25 @@ TEST(Sweep, BadSweepInputsAreOneLineErrors) {
   expect_one_line_error(ptlab("sweep --dir " + dir.sub("s") + " launcher=nowhere", dir), "launcher");
 }
 
+// Every shipped sweep composes every one of its trials (the method, task and experiment configs they name
+// exist and agree): `--dry-run` validates each trial's config without running it.
+TEST(Sweep, EveryShippedSweepComposes) {
+  TempDir dir;
+  int sweeps = 0;
+  for (const auto& entry : fs::directory_iterator(std::string(PTLAB_SOURCE_DIR) + "/configs/sweep")) {
+    const std::string name = entry.path().stem().string();
+    SCOPED_TRACE(name);
+    const Result r = ptlab(fmt_args({"sweep", "--dry-run", "--dir", dir.sub(name), "--config-dir",
+                                     std::string(PTLAB_SOURCE_DIR) + "/configs",
+                                     "paths.shared=" + std::string(PTLAB_SHARED_DIR), "sweep=" + name}),
+                           dir);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("trials"), std::string::npos) << r.out;
+    ++sweeps;
+  }
+  EXPECT_GE(sweeps, 7);
+}
+
 TEST(Sweep, LauncherMpirunPrintsTheLineAndRunsIt) {
   REQUIRE_SHARED();
   REQUIRE_MPI();
