@@ -345,5 +345,40 @@ TEST(PrefixTuning, T5StacksMatchTheTransformersReference) {
   std::cout << "[ reference ] t5 prefixes on encoder + decoder + cross: max |logits - transformers| " << all << "\n";
 }
 
+// BERT with a deep prefix and a padded batch against transformers 5.24
+// (tests/fixtures/references/make_bert_token_prefix_reference.py; PEFT 0.21 refuses prefixes on BERT): the
+// prefix through the method's flat layout, the per-token classifier applied by hand.
+TEST(PrefixTuning, BertPrefixMatchesTheTransformersReference) {
+  PTLAB_METHOD_FIXTURE(f, "bert", testing::kLmTask);
+  const auto ref =
+      io::load_safetensors(std::string(PTLAB_SOURCE_DIR) + "/tests/fixtures/references/bert_token_prefix.safetensors");
+  auto method = testing::make_method_from("{name: prefix_tuning, length: 3}", *f.context);
+  auto& pt = dynamic_cast<PrefixTuning&>(*method);
+  std::vector<at::Tensor> slices;
+  for (int64_t l = 0; l < pt.num_layers(); ++l) {
+    slices.push_back(ref.at(fmt::format("keys.{}", l)));
+    slices.push_back(ref.at(fmt::format("values.{}", l)));
+  }
+  {
+    at::NoGradGuard no_grad;
+    method->named_parameters()["embedding"].copy_(at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1}));
+  }
+  tasks::Batch batch = two_rows(9);
+  batch.input_ids = ref.at("input_ids");
+  batch.attention_mask = ref.at("attention_mask");
+  batch.token_type_ids = at::zeros_like(batch.input_ids);
+  models::BackboneInput in = method->prompt(batch);
+  in.logits.mode = models::LogitsRequest::Mode::kNone;
+  at::NoGradGuard no_grad;
+  const at::Tensor hidden = f.backbone().forward(in).last_hidden_state;  // [B, T, d]
+  const at::Tensor logits = at::linear(hidden, ref.at("classifier.weight"), ref.at("classifier.bias"));
+  // Padded positions attend to nothing real in either, so compare the real tokens only.
+  const at::Tensor real = ref.at("attention_mask").to(at::kBool);
+  const double diff = (logits - ref.at("logits")).abs().index({real}).max().item<double>();
+  EXPECT_LT(diff, 1e-4);
+  const at::Tensor loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(2)}), ref.at("labels").reshape({-1}));
+  EXPECT_NEAR(loss.item<double>(), ref.at("loss").item<double>(), 1e-5 * ref.at("loss").item<double>());
+}
+
 }  // namespace
 }  // namespace ptlab::methods
