@@ -36,6 +36,7 @@
 // Linear (projection) starts at 0, so K = V = 0 ("near no-op").
 #pragma once
 
+#include "framework/io/peft_prefix_adapter.h"
 #include "methods/method.h"
 
 #include <ATen/ATen.h>
@@ -43,6 +44,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace ptlab::methods {
 
@@ -56,20 +58,25 @@ struct PrefixTuningConfig {
   double prefix_dropout = 0.0;
   std::string where = "method";
 
-  /// Decodes the `method:` mapping and calls reader.finish(). Errors name the key path: length < 1,
-  /// encoder_hidden_size < 1 (or set without prefix_projection), an unknown init, dropout outside [0, 1).
-  static PrefixTuningConfig decode(config::Reader reader);
+  /// Decodes the `method:` mapping and calls reader.finish(); absent keys take their value from `defaults`
+  /// (P-Tuning v2 passes its own). Errors name the key path: length < 1, encoder_hidden_size < 1 (or set
+  /// without prefix_projection), an unknown init, dropout outside [0, 1).
+  static PrefixTuningConfig decode(config::Reader reader, const PrefixTuningConfig& defaults);
+  static PrefixTuningConfig decode(config::Reader reader);  ///< with this struct's defaults
 
   std::string at(const std::string& key) const { return where + "." + key; }
 };
 
-class PrefixTuning final : public Method {
+/// Prefix Tuning, and the deep prefix P-Tuning v2 builds on (methods/p_tuning_v2/ derives from it and
+/// adds a task head; the parameter names and the PEFT adapter stay the same).
+class PrefixTuning : public Method {
  public:
   /// Sizes the encoder from the backbone (see the top of this file) and initialises it. Errors: a template
   /// with {soft:N} slots, a length beyond the model's max_positions.
-  PrefixTuning(PrefixTuningConfig config, const MethodContext& context);
+  PrefixTuning(PrefixTuningConfig config, const MethodContext& context)
+      : PrefixTuning(std::move(config), context, "prefix_tuning") {}
 
-  std::string name() const override { return "prefix_tuning"; }
+  std::string name() const override { return method_name_; }
 
   /// batch_input() with input ids, plus the per-layer prefix (batch 1, expanded by the backbone) in
   /// `prefix` (decoder-only, BERT) or `decoder_prefix` (T5). Errors: a batch with soft positions, or
@@ -99,8 +106,21 @@ class PrefixTuning final : public Method {
   /// adapter of another type, length, layer count or key/value width.
   void load_state(const std::string& path) override;
 
+ protected:
+  /// The same for a derived method called `method_name` (used in messages before name() can be called).
+  PrefixTuning(PrefixTuningConfig config, const MethodContext& context, std::string method_name);
+
+  /// The PEFT PREFIX_TUNING adapter of the current prefix (task type from the backbone family; dropout off).
+  io::PeftPrefixAdapter peft_adapter();
+  /// Loads a PEFT prefix adapter's flat prefix into the embedding. Errors name `path`: another length,
+  /// layer count or key/value width; a method with prefix_projection.
+  void load_peft_prefix(const io::PeftPrefixAdapter& adapter, const std::string& path);
+
+  models::Backbone& backbone() const { return *backbone_; }
+
  private:
   PrefixTuningConfig config_;
+  std::string method_name_;
   models::Backbone* backbone_;
   int64_t layers_ = 0, kv_heads_ = 0, head_dim_ = 0;
   at::Tensor embedding_;                      // [P, 2 L d_kv] or, with the projection, [P, d_kv]; float32

@@ -12,7 +12,7 @@
 namespace ptlab::methods {
 namespace fs = std::filesystem;
 
-void PrefixTuning::save_exports(const std::string& dir) {
+io::PeftPrefixAdapter PrefixTuning::peft_adapter() {
   const models::BackboneInfo& info = backbone_->info();
   io::PeftPrefixAdapter adapter;
   io::PeftPrefixConfig& c = adapter.config;
@@ -32,7 +32,11 @@ void PrefixTuning::save_exports(const std::string& dir) {
   eval();  // the exported prefix is the one inference sees: no dropout
   adapter.prompt_embeddings = flat_prefix().to(at::kCPU, at::kFloat).contiguous();  // [P, 2L d_kv]
   train(was_training);
-  io::export_peft_prefix_adapter((fs::path(dir) / "adapter").string(), adapter);
+  return adapter;
+}
+
+void PrefixTuning::save_exports(const std::string& dir) {
+  io::export_peft_prefix_adapter((fs::path(dir) / "adapter").string(), peft_adapter());
 }
 
 void PrefixTuning::load_state(const std::string& path) {
@@ -40,14 +44,17 @@ void PrefixTuning::load_state(const std::string& path) {
     Method::load_state(path);
     return;
   }
-  const io::PeftPrefixAdapter adapter = io::import_peft_prefix_adapter(path);
+  load_peft_prefix(io::import_peft_prefix_adapter(path), path);
+}
+
+void PrefixTuning::load_peft_prefix(const io::PeftPrefixAdapter& adapter, const std::string& path) {
   const io::PeftPrefixConfig& c = adapter.config;
   PTLAB_CHECK(c.num_virtual_tokens == length() && c.num_layers == layers_ && c.token_dim == kv_dim(),
-              "{}: the adapter's prefix is {} positions x {} layers x key/value width {} but this prefix_tuning on "
-              "{} has {} x {} x {} ({} key/value heads of {}); use an adapter trained on this model with "
+              "{}: the adapter's prefix is {} positions x {} layers x key/value width {} but this {} on {} has {} x {} "
+              "x {} ({} key/value heads of {}); use an adapter trained on this model with "
               "{}={}",
-              path, c.num_virtual_tokens, c.num_layers, c.token_dim, backbone_->info().model_type, length(), layers_,
-              kv_dim(), kv_heads_, head_dim_, config_.at("length"), c.num_virtual_tokens);
+              path, c.num_virtual_tokens, c.num_layers, c.token_dim, method_name_, backbone_->info().model_type,
+              length(), layers_, kv_dim(), kv_heads_, head_dim_, config_.at("length"), c.num_virtual_tokens);
   PTLAB_CHECK(!config_.prefix_projection,
               "{}: a PEFT adapter holds the projection's output, not its MLP weights, so it loads only into "
               "{}=false (the flat prefix becomes the embedding)",
