@@ -27,7 +27,10 @@
 // keeps a modules_to_save classifier: "base_model.classifier.{weight,bias}", task_type SEQ_CLS (TOKEN_CLS
 // for token tasks) — what PeftModelForSequenceClassification / ForTokenClassification load into
 // BertFor*Classification's `classifier`. That model applies it to the pooler output (sequence) or to every
-// token, so the adapter means the same thing in PEFT for pooling: pooler and for token tasks.
+// token, so the adapter means the same thing in PEFT for pooling: pooler and for token tasks (checked byte
+// for byte against ../shared/golden/peft/bert_seqcls/prefix). Not matched: decoder-only
+// *ForSequenceClassification models (GPT-2, GPT-NeoX, Llama) call their head `score` and give it no bias, so
+// PEFT would not load this head into them as it is; their prefix loads (ptlab reads the adapter back whole).
 #pragma once
 
 #include "methods/prefix_tuning/prefix_tuning.h"
