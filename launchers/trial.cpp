@@ -191,6 +191,28 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
               "no method: pick one with method=NAME (ptlab list methods)");
   s.task_config = tasks::TaskConfig::from_config(root, composed.origins, "task", choice(composed, "task", "task"));
   s.task = tasks::make_task(s.task_config, *s.tokenizer, s.backbone->info());
+  PTLAB_CHECK(s.task_config.data.has_value(), "task {}: no data section", s.task_config.name);
+  std::vector<std::string> wanted;
+  auto want = [&](const std::string& split) {
+    if (!split.empty() && std::find(wanted.begin(), wanted.end(), split) == wanted.end()) wanted.push_back(split);
+  };
+  for (const auto& split : splits) want(split);
+  // A token task's tag set sizes the method's head, so it is known before the method is built, and it is the
+  // same for training and `ptlab eval`: the sorted union of the train, dev and test splits' tags.
+  const bool learns_tags = s.task->type() == "token_classification";
+  const std::vector<std::string> tag_splits = {"train", s.task_config.data->dev_split, s.task_config.data->test_split};
+  if (learns_tags)
+    for (const auto& split : tag_splits) want(split);
+  s.dataset = data::Dataset::load(*s.task_config.data, wanted);
+  if (learns_tags) {
+    std::vector<data::Example> tagged;
+    for (const auto& split : tag_splits) {
+      if (split.empty()) continue;
+      const auto& rows = s.dataset->split(split);
+      tagged.insert(tagged.end(), rows.begin(), rows.end());
+    }
+    s.task->learn_labels(tagged);
+  }
   methods::MethodContext context{*s.backbone, *s.tokenizer, *s.task, s.seed};
   s.method = methods::make_method(config::Reader(root["method"], "method", composed.origins), context);
   {
@@ -214,13 +236,6 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   }
   s.objective = std::make_unique<tasks::Objective>(*s.task, s.backbone->info(), s.method->head());
   s.trainer = TrainerConfig::decode(config::Reader(root["trainer"], "trainer", composed.origins));
-  PTLAB_CHECK(s.task_config.data.has_value(), "task {}: no data section", s.task_config.name);
-  std::vector<std::string> wanted;
-  for (const auto& split : splits) {
-    if (!split.empty() && std::find(wanted.begin(), wanted.end(), split) == wanted.end()) wanted.push_back(split);
-  }
-  s.dataset = data::Dataset::load(*s.task_config.data, wanted);
-  if (s.task->type() == "token_classification") s.task->learn_labels(s.dataset->split(wanted.front()));
 
   config::Reader run(root["run"], "run", composed.origins);
   std::string dir = run.get<std::optional<std::string>>("dir", std::nullopt).value_or("");

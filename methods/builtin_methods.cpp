@@ -5,6 +5,7 @@
 #include "methods/baselines/pretrain.h"
 #include "methods/baselines/zero_shot.h"
 #include "methods/method.h"
+#include "methods/p_tuning_v2/p_tuning_v2.h"
 #include "methods/prefix_tuning/prefix_tuning.h"
 #include "methods/prompt_tuning/prompt_tuning.h"
 
@@ -25,6 +26,10 @@ void register_builtin_methods() {
                  {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
                    return std::make_unique<PrefixTuning>(PrefixTuningConfig::decode(reader), context);
                  }});
+    registry.add(
+        "p_tuning_v2",
+        "Liu et al. 2022 (THUDM): deep prefix at every layer + a linear head on [CLS]/pooler/last or per token",
+        {&PTuningV2::make});
     registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
     registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});
     registry.add("linear_head", "a trained Linear(d, C) head on the frozen backbone (linear probing)",

@@ -25,12 +25,13 @@ void LinearHeadImpl::reset_parameters(uint64_t seed, double std) {
   bias_.zero_();
 }
 
-at::Tensor LinearHeadImpl::forward(const at::Tensor& pooled) {
-  PTLAB_ASSERT(pooled.dim() == 2 && pooled.size(1) == weight_.size(1), "linear head of width {} given a [{}] input",
-               weight_.size(1), pooled.dim() == 2 ? pooled.size(1) : -1);
-  at::Tensor x = pooled.to(weight_.dtype());  // [B, d] float32
+at::Tensor LinearHeadImpl::forward(const at::Tensor& hidden) {
+  PTLAB_ASSERT((hidden.dim() == 2 || hidden.dim() == 3) && hidden.size(-1) == weight_.size(1),
+               "linear head of width {} given a rank-{} input of width {}", weight_.size(1), hidden.dim(),
+               hidden.dim() > 0 ? hidden.size(-1) : -1);
+  at::Tensor x = hidden.to(weight_.dtype());  // [B, d] or [B, T, d], float32
   if (dropout_ > 0) x = at::dropout(x, dropout_, is_training());
-  return at::linear(x, weight_, bias_);  // [B, C]
+  return at::linear(x, weight_, bias_);  // [B, C] or [B, T, C]
 }
 
 at::Tensor gather_positions(const at::Tensor& hidden, const at::Tensor& positions) {

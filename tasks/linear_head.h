@@ -1,6 +1,6 @@
-// LinearHead: the trainable classification head of P-Tuning v2 for NLU — Linear(d, C) on one hidden state
-// per example (the mask, the [CLS] token, the last token, or BERT's pooler output; see verbalizer.h,
-// pooling), with dropout before it.
+// LinearHead: the trainable task head of P-Tuning v2 for NLU — Linear(d, C) on one hidden state per example
+// (the mask, the [CLS] token, the last token, or BERT's pooler output; see verbalizer.h, pooling), or on
+// every position's hidden state for token classification, with dropout before it.
 //
 // It is a module with its own parameters, which train with the method's (PEFT keeps such heads in
 // modules_to_save): "weight" [C, d] and "bias" [C], always float32 (the backbone's bf16 hidden states are
@@ -24,8 +24,9 @@ class LinearHeadImpl : public torch::nn::Module {
   /// Re-draws weight ~ N(0, std^2) from `seed` and zeroes the bias.
   void reset_parameters(uint64_t seed, double std = 0.02);
 
-  /// pooled [B, d] (any float dtype) -> logits [B, C] float32. Dropout applies in training mode only.
-  at::Tensor forward(const at::Tensor& pooled);
+  /// hidden [B, d] -> logits [B, C], or per token [B, T, d] -> [B, T, C]; any float dtype in, float32 out.
+  /// Dropout applies in training mode only.
+  at::Tensor forward(const at::Tensor& hidden);
 
   int64_t hidden_size() const { return weight_.size(1); }
   int64_t num_classes() const { return weight_.size(0); }

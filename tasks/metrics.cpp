@@ -305,8 +305,11 @@ void MetricSet::add_texts(const std::vector<std::string>& predicted,
 }
 
 void MetricSet::add_tags(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold) {
-  for (auto& m : metrics_)
+  for (auto& m : metrics_) {
     if (m->input() == MetricInput::kTags) m->add_tags(predicted, gold);
+    // Class metrics count each labelled position as one example; they skip gold < 0, so -100 too.
+    if (m->input() == MetricInput::kClasses) m->add_classes(predicted, gold);
+  }
 }
 
 void MetricSet::add_token_loss(double nll_sum, int64_t tokens) {

@@ -20,6 +20,10 @@
 //   token_accuracy    tags     correct / total over positions whose gold tag is not -100
 //   perplexity        tokens   exp(summed negative log-likelihood / tokens)
 // Class predictions of -1 (a generated text that names no class) count as wrong.
+// Token classification: the class metrics take tags too (MetricSet::add_tags), each position whose gold tag
+// is not -100 counting as one example over the tag set — macro_f1 is then the mean F1 over tags, as
+// scikit-learn's f1_score(average="macro") on the flattened labelled tokens (per token, not seqeval's
+// entity spans: POS tags have no spans).
 #pragma once
 
 #include <cstdint>
@@ -116,7 +120,8 @@ class MetricSet {
   MetricSet(const std::vector<std::string>& names, int64_t num_classes,
             const std::vector<std::string>& class_names = {}, const std::string& where = "metric");
 
-  /// Each add goes to the metrics of that input; the others ignore it.
+  /// Each add goes to the metrics of that input; the others ignore it. add_tags also feeds the class
+  /// metrics (each labelled position as one example; gold -100 skipped).
   void add_classes(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold);
   void add_texts(const std::vector<std::string>& predicted, const std::vector<std::vector<std::string>>& gold);
   void add_tags(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold);

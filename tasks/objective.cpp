@@ -19,7 +19,7 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels) {
   PTLAB_ASSERT(logits.dim() == 3 && labels.dim() == 2 && logits.size(1) == labels.size(1),
                "causal_lm_loss: logits of rank {} vs labels of rank {}", logits.dim(), labels.dim());
   const int64_t v = logits.size(2);
-  auto shifted_logits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, v});   // [B*(T-1), V]
+  auto shifted_logits = logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, v});                   // [B*(T-1), V]
   auto shifted_labels = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1}).to(logits.device());  // [B*(T-1)]
   return flat_cross_entropy(shifted_logits, shifted_labels);
 }
@@ -64,12 +64,27 @@ Objective::Objective(const Task& task, const models::BackboneInfo& backbone, Lin
                 "task {}: classification with an encoder-decoder model ({}) is not supported by the trainer yet; "
                 "use a decoder-only or BERT-style model",
                 task.name(), backbone.model_type);
+  } else if (type == "token_classification") {
+    tokens_ = true;
+    PTLAB_CHECK(head_ != nullptr,
+                "task {}: token_classification is scored by a trained per-token head, and this method has none; use "
+                "method=linear_head or method=p_tuning_v2",
+                task.name());
+    PTLAB_CHECK(head_->num_classes() == task.num_classes(),
+                "task {}: the method's head predicts {} tags but the task has {}; build the method after the task "
+                "learned its tag set",
+                task.name(), head_->num_classes(), task.num_classes());
+    PTLAB_CHECK(!backbone.is_encoder_decoder,
+                "task {}: token classification with an encoder-decoder model ({}) is not supported; use a "
+                "decoder-only or BERT-style model",
+                task.name(), backbone.model_type);
   } else if (type == "lm") {
     classification_ = false;
   } else {
-    PTLAB_FAIL("task {}: the trainer handles task types classification, pair_classification and lm; type {} is not "
-               "supported yet",
-               task.name(), type);
+    PTLAB_FAIL(
+        "task {}: the trainer handles task types classification, pair_classification, token_classification "
+        "and lm; type {} is not supported yet",
+        task.name(), type);
   }
 }
 
@@ -83,7 +98,7 @@ Batch Objective::collate(const std::vector<RenderedExample>& examples, const std
     std::vector<int64_t> reads(examples.size());
     for (std::size_t i = 0; i < examples.size(); ++i) {
       reads[i] = verbalizer.mode() == ScoringMode::kLinearHead ? verbalizer.head_position(examples[i])
-                                                                : verbalizer.answer_position(examples[i]);
+                                                               : verbalizer.answer_position(examples[i]);
     }
     batch.read_positions = at::tensor(reads, at::kLong);  // [B]
   }
@@ -91,6 +106,10 @@ Batch Objective::collate(const std::vector<RenderedExample>& examples, const std
 }
 
 void Objective::request(const Batch& batch, models::BackboneInput& input) const {
+  if (tokens_) {
+    input.logits.mode = models::LogitsRequest::Mode::kNone;  // the head reads every hidden state
+    return;
+  }
   if (!classification_) {
     input.logits.mode = models::LogitsRequest::Mode::kAll;
     return;
@@ -109,8 +128,10 @@ at::Tensor Objective::class_scores(const models::BackboneOutput& output, const B
   if (verbalizer.mode() == ScoringMode::kLinearHead) {
     at::Tensor pooled;
     if (verbalizer.config().pooling == HeadPooling::kPooler) {
-      PTLAB_CHECK(output.pooled.defined(), "task {}: linear_head pooling pooler needs a model with a pooler; use "
-                  "pooling: cls, mask or last", task_->name());
+      PTLAB_CHECK(output.pooled.defined(),
+                  "task {}: linear_head pooling pooler needs a model with a pooler; use "
+                  "pooling: cls, mask or last",
+                  task_->name());
       pooled = output.pooled;  // [B, d]
     } else {
       pooled = gather_positions(output.last_hidden_state, batch.read_positions);  // [B, d]
@@ -120,15 +141,26 @@ at::Tensor Objective::class_scores(const models::BackboneOutput& output, const B
   return verbalizer.class_scores(output.logits);  // logits [B, 1, V'] -> [B, C]
 }
 
+at::Tensor Objective::tag_scores(const models::BackboneOutput& output, const Batch& batch) const {
+  PTLAB_CHECK(batch.token_labels.defined(), "task {}: a token_classification batch without token labels",
+              task_->name());
+  PTLAB_ASSERT(output.last_hidden_state.defined() && output.last_hidden_state.size(1) == batch.token_labels.size(1),
+               "the hidden states [B, T, d] do not line up with the token labels [B, T]");
+  return head_->forward(output.last_hidden_state);  // [B, T, d] -> [B, T, C] float32
+}
+
 at::Tensor Objective::loss(const models::BackboneOutput& output, const Batch& batch) const {
+  if (tokens_) return token_loss(tag_scores(output, batch), batch.token_labels);
   if (!classification_) {
     PTLAB_CHECK(batch.token_labels.defined(), "task {}: an lm batch without token labels", task_->name());
     return causal_lm_loss(output.logits, batch.token_labels);
   }
   auto scores = class_scores(output, batch).to(at::kFloat);  // [B, C]: the loss in fp32 whatever the backbone dtype
   auto labels = batch.labels.to(scores.device());
-  PTLAB_CHECK(labels.ge(0).all().item<bool>(), "task {}: a training example without a label (class -1); training "
-              "needs labeled examples", task_->name());
+  PTLAB_CHECK(labels.ge(0).all().item<bool>(),
+              "task {}: a training example without a label (class -1); training "
+              "needs labeled examples",
+              task_->name());
   return at::cross_entropy_loss(scores, labels, {}, at::Reduction::Mean, kIgnoreIndex);
 }
 
@@ -139,6 +171,19 @@ at::Tensor Objective::predict(const models::BackboneOutput& output, const Batch&
 
 std::pair<double, int64_t> Objective::score(const models::BackboneOutput& output, const Batch& batch,
                                             MetricSet& metrics) const {
+  if (tokens_) {
+    const at::Tensor scores = tag_scores(output, batch);                                    // [B, T, C]
+    const at::Tensor gold = batch.token_labels.to(at::kCPU).reshape({-1}).contiguous();     // [B*T]
+    const at::Tensor predicted = scores.argmax(2).to(at::kCPU).reshape({-1}).contiguous();  // [B*T]
+    metrics.add_tags(
+        std::vector<int64_t>(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + predicted.numel()),
+        std::vector<int64_t>(gold.data_ptr<int64_t>(), gold.data_ptr<int64_t>() + gold.numel()));
+    const int64_t count = gold.ne(kIgnoreIndex).sum().item<int64_t>();
+    if (count == 0) return {0.0, 0};
+    const at::Tensor sum = at::cross_entropy_loss(scores.reshape({-1, scores.size(2)}), gold.to(scores.device()), {},
+                                                  at::Reduction::Sum, kIgnoreIndex);
+    return {sum.item<double>(), count};
+  }
   if (!classification_) {
     auto [nll, count] = causal_lm_nll(output.logits, batch.token_labels);
     metrics.add_token_loss(nll, count);
@@ -154,8 +199,8 @@ std::pair<double, int64_t> Objective::score(const models::BackboneOutput& output
   const int64_t count = labeled.sum().item<int64_t>();
   if (count == 0) return {0.0, 0};
   auto rows = labeled.nonzero().view({-1}).to(scores.device());
-  auto sum = at::cross_entropy_loss(scores.index_select(0, rows), batch.labels.to(scores.device()).index_select(0, rows),
-                                    {}, at::Reduction::Sum);
+  auto sum = at::cross_entropy_loss(scores.index_select(0, rows),
+                                    batch.labels.to(scores.device()).index_select(0, rows), {}, at::Reduction::Sum);
   return {sum.item<double>(), count};
 }
 

@@ -13,9 +13,15 @@
 //    next_token) log-probs over the label words at the read position, or the linear head's logits.
 //    Encoder-decoder models (verbalizer `generate`) read the first decoder position, given the decoder
 //    start token, over the label words' first tokens.
+//  - token_classification: the method's head (linear_head, P-Tuning v2) on every position's last hidden
+//    state, [B, T, d] -> [B, T, C] tag scores, and cross-entropy over the positions whose token_labels are
+//    not -100 (each word's first sub-token: Hugging Face's *ForTokenClassification loss). Predictions are
+//    the argmax per labelled position, fed to the tag metrics (token_accuracy, and macro_f1 etc. over tags).
+//    Hidden states line up with token_labels: prefix methods put their positions in the attention keys
+//    only, and prompt tuning's input positions carry -100 (tasks::prepend_soft_tokens).
 //  - lm: next-token cross-entropy over token_labels (causal); the decoder's labels (encoder-decoder).
-// Rank scoring, generation and token classification are not trained by this objective yet: building
-// one for them is an Error saying so.
+// Rank scoring and generation are not trained by this objective yet: building one for them is an Error
+// saying so.
 #pragma once
 
 #include "framework/models/backbone.h"
@@ -35,7 +41,8 @@ namespace ptlab::tasks {
 /// Hugging Face's causal-LM loss: mean cross-entropy of logits[:, t] against labels[:, t + 1] over the
 /// labels that are not kIgnoreIndex. logits [B, T, V] (any float dtype; computed in float32), labels [B, T].
 at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels);
-/// The same without the shift (seq2seq decoders, masked LM): logits [B, T, V] against labels [B, T].
+/// The same without the shift (seq2seq decoders, masked LM, token classification): logits [B, T, V]
+/// against labels [B, T].
 at::Tensor token_loss(const at::Tensor& logits, const at::Tensor& labels);
 /// Summed next-token NLL (nats) and the number of counted tokens, for perplexity.
 std::pair<double, int64_t> causal_lm_nll(const at::Tensor& logits, const at::Tensor& labels);
@@ -43,7 +50,8 @@ std::pair<double, int64_t> causal_lm_nll(const at::Tensor& logits, const at::Ten
 class Objective {
  public:
   /// For `task` on a backbone of kind `backbone`; `head` (may be null) is the method's trained linear
-  /// head, required when the verbalizer mode is linear_head. Unsupported task types / modes are Errors.
+  /// head, required when the verbalizer mode is linear_head and for token_classification (where it must
+  /// predict the task's num_classes() tags). Unsupported task types / modes are Errors.
   Objective(const Task& task, const models::BackboneInfo& backbone, LinearHeadImpl* head = nullptr);
 
   /// Pads `examples` (tasks::collate) and fills read_positions and, for encoder-decoder models, the
@@ -57,9 +65,9 @@ class Objective {
   at::Tensor loss(const models::BackboneOutput& output, const Batch& batch) const;
 
   /// Adds the batch's predictions (and token losses for lm) to `metrics`; returns the batch's summed
-  /// loss and the number of items it sums over (examples, or tokens for lm), for eval/loss.
-  std::pair<double, int64_t> score(const models::BackboneOutput& output, const Batch& batch,
-                                   MetricSet& metrics) const;
+  /// loss and the number of items it sums over (examples, labelled tokens for token_classification, or
+  /// tokens for lm), for eval/loss.
+  std::pair<double, int64_t> score(const models::BackboneOutput& output, const Batch& batch, MetricSet& metrics) const;
 
   /// Class predictions [B] (argmax of the class scores); classification only.
   at::Tensor predict(const models::BackboneOutput& output, const Batch& batch) const;
@@ -69,11 +77,14 @@ class Objective {
  private:
   /// Class scores [B, C] float32.
   at::Tensor class_scores(const models::BackboneOutput& output, const Batch& batch) const;
+  /// token_classification: tag scores [B, T, C] float32.
+  at::Tensor tag_scores(const models::BackboneOutput& output, const Batch& batch) const;
 
   const Task* task_;
   models::BackboneInfo backbone_;
   LinearHeadImpl* head_;
   bool classification_ = false;
+  bool tokens_ = false;  ///< token_classification
 };
 
 }  // namespace ptlab::tasks

@@ -49,14 +49,16 @@ const char* prefix_stack_name(PrefixStack stack) {
   return "?";
 }
 
-PrefixTuningConfig PrefixTuningConfig::decode(config::Reader reader) {
-  PrefixTuningConfig c;
+PrefixTuningConfig PrefixTuningConfig::decode(config::Reader reader) { return decode(reader, PrefixTuningConfig{}); }
+
+PrefixTuningConfig PrefixTuningConfig::decode(config::Reader reader, const PrefixTuningConfig& defaults) {
+  PrefixTuningConfig c = defaults;
   c.where = reader.path();
   reader.has("name");  // make_method's key
   c.length = reader.get<int64_t>("length", c.length);
   PTLAB_CHECK(c.length >= 1, "{}: the prefix needs at least 1 virtual position, got {}", c.at("length"), c.length);
   c.prefix_projection = reader.get<bool>("prefix_projection", c.prefix_projection);
-  c.encoder_hidden_size = reader.get<std::optional<int64_t>>("encoder_hidden_size", std::nullopt);
+  c.encoder_hidden_size = reader.get<std::optional<int64_t>>("encoder_hidden_size", c.encoder_hidden_size);
   PTLAB_CHECK(!c.encoder_hidden_size || *c.encoder_hidden_size >= 1,
               "{}: the projection's hidden size must be >= 1, got {} (null = the key/value width)",
               c.at("encoder_hidden_size"), c.encoder_hidden_size.value_or(0));
@@ -64,7 +66,9 @@ PrefixTuningConfig PrefixTuningConfig::decode(config::Reader reader) {
               "{}: is set but {} is false; the hidden size only exists with the projection (set {}=true, or "
               "encoder_hidden_size=null)",
               c.at("encoder_hidden_size"), c.at("prefix_projection"), c.at("prefix_projection"));
-  const std::string init = reader.get<std::string>("init", "normal");
+  const std::string init = reader.get<std::string>("init", c.init == PrefixInit::kZero   ? "zero"
+                                                           : c.init == PrefixInit::kText ? "text"
+                                                                                         : "normal");
   PTLAB_CHECK(init == "normal" || init == "zero" || init == "text", "{}: unknown prefix init '{}'{}; known: {}",
               c.at("init"), init, did_you_mean(init, kInitNames), join_names(kInitNames));
   c.init = init == "zero" ? PrefixInit::kZero : init == "text" ? PrefixInit::kText : PrefixInit::kNormal;
@@ -107,14 +111,14 @@ PrefixTuningConfig PrefixTuningConfig::decode(config::Reader reader) {
   return c;
 }
 
-PrefixTuning::PrefixTuning(PrefixTuningConfig config, const MethodContext& context)
-    : config_(std::move(config)), backbone_(&context.backbone) {
+PrefixTuning::PrefixTuning(PrefixTuningConfig config, const MethodContext& context, std::string method_name)
+    : config_(std::move(config)), method_name_(std::move(method_name)), backbone_(&context.backbone) {
   const models::BackboneInfo& info = backbone_->info();
   const tasks::Template& tmpl = context.task.prompt();
   PTLAB_CHECK(tmpl.num_soft_tokens() == 0,
-              "{}: prefix_tuning puts its virtual positions in every attention layer, not in the input, but {} "
-              "('{}') has {{soft:N}} slots; use a template without them (or method=prompt_tuning)",
-              config_.where, tmpl.name(), tmpl.text());
+              "{}: {} puts its virtual positions in every attention layer, not in the input, but {} ('{}') has "
+              "{{soft:N}} slots; use a template without them (or method=prompt_tuning)",
+              config_.where, method_name_, tmpl.name(), tmpl.text());
   const int64_t P = config_.length;
   PTLAB_CHECK(info.max_positions == 0 || P < info.max_positions,
               "{}: a prefix of {} positions does not fit the model's {} positions ({} max_positions; real tokens "
@@ -262,9 +266,9 @@ at::Tensor PrefixTuning::text_prefix(const std::string& text, const text::Tokeni
 models::BackboneInput PrefixTuning::prompt(const tasks::Batch& batch) {
   const int64_t P = length();
   PTLAB_CHECK(batch.num_soft_tokens() == 0,
-              "prefix_tuning places no virtual tokens in the input, but the batch has {} soft positions; use a "
-              "template without {{soft:N}} slots",
-              batch.num_soft_tokens());
+              "{} places no virtual tokens in the input, but the batch has {} soft positions; use a template "
+              "without {{soft:N}} slots",
+              method_name_, batch.num_soft_tokens());
   const int64_t width = batch.input_ids.size(1);
   const models::BackboneInfo& info = backbone_->info();
   PTLAB_CHECK(info.is_encoder_decoder || info.max_positions == 0 || P + width <= info.max_positions,

@@ -51,6 +51,7 @@
 // layout (use stacks: [decoder]). Needs no projection (as PEFT) and a text of at least P tokens.
 #pragma once
 
+#include "framework/io/peft_prefix_adapter.h"
 #include "methods/method.h"
 
 #include <ATen/ATen.h>
@@ -58,6 +59,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ptlab::methods {
@@ -79,23 +81,27 @@ struct PrefixTuningConfig {
   std::vector<PrefixStack> stacks;  ///< T5: encoder/decoder/cross, in that order; empty = the model's default
   std::string where = "method";
 
-  /// Decodes the `method:` mapping and calls reader.finish(). Errors name the key path: length < 1,
-  /// encoder_hidden_size < 1 (or set without prefix_projection), an unknown init, init=text without a text
-  /// or with the projection, init_text without init=text, dropout outside [0, 1), an unknown or repeated
-  /// stack, an empty stacks list.
-  static PrefixTuningConfig decode(config::Reader reader);
+  /// Decodes the `method:` mapping and calls reader.finish(); absent keys take their value from `defaults`
+  /// (P-Tuning v2 passes its own). Errors name the key path: length < 1, encoder_hidden_size < 1 (or set
+  /// without prefix_projection), an unknown init, init=text without a text or with the projection,
+  /// init_text without init=text, dropout outside [0, 1), an unknown or repeated stack, an empty stacks list.
+  static PrefixTuningConfig decode(config::Reader reader, const PrefixTuningConfig& defaults);
+  static PrefixTuningConfig decode(config::Reader reader);  ///< with this struct's defaults
 
   std::string at(const std::string& key) const { return where + "." + key; }
 };
 
-class PrefixTuning final : public Method {
+/// Prefix Tuning, and the deep prefix P-Tuning v2 builds on (methods/p_tuning_v2/ derives from it and
+/// adds a task head; the parameter names and the PEFT adapter stay the same).
+class PrefixTuning : public Method {
  public:
   /// Sizes the encoder from the backbone (see the top of this file) and initialises it. Errors: a template
   /// with {soft:N} slots, a length beyond the model's max_positions, stacks on a model that is not
   /// encoder-decoder, init=text with a text of fewer than P tokens or a stack it cannot fill.
-  PrefixTuning(PrefixTuningConfig config, const MethodContext& context);
+  PrefixTuning(PrefixTuningConfig config, const MethodContext& context)
+      : PrefixTuning(std::move(config), context, "prefix_tuning") {}
 
-  std::string name() const override { return "prefix_tuning"; }
+  std::string name() const override { return method_name_; }
 
   /// batch_input() with input ids, plus the per-layer prefix (batch 1, expanded by the backbone) of each
   /// stack: `prefix` (decoder-only, BERT, T5 encoder), `decoder_prefix`, `cross_prefix` (T5). Errors: a
@@ -137,6 +143,20 @@ class PrefixTuning final : public Method {
   /// adapter of another type, length, layer count or key/value width.
   void load_state(const std::string& path) override;
 
+ protected:
+  /// The same for a derived method called `method_name` (used in messages before name() can be called).
+  PrefixTuning(PrefixTuningConfig config, const MethodContext& context, std::string method_name);
+
+  /// The PEFT PREFIX_TUNING adapter of the current prefix (task type from the backbone family; dropout off).
+  io::PeftPrefixAdapter peft_adapter();
+  /// Loads a PEFT prefix adapter's flat prefix into the embedding. Errors name `path`: another length,
+  /// layer count or key/value width; a method with prefix_projection.
+  void load_peft_prefix(const io::PeftPrefixAdapter& adapter, const std::string& path);
+  /// A PEFT adapter at `path` cannot hold ptlab's own T5 layout: an Error naming `stacks` when this has it.
+  void check_peft_layout(const std::string& path) const;
+
+  models::Backbone& backbone() const { return *backbone_; }
+
  private:
   /// One prefixed stack: its layers and the first of its 2 * layers slices of the flat prefix.
   struct Segment {
@@ -147,6 +167,7 @@ class PrefixTuning final : public Method {
   const Segment& segment(PrefixStack stack) const;
 
   PrefixTuningConfig config_;
+  std::string method_name_;
   models::Backbone* backbone_;
   std::vector<Segment> segments_;
   int64_t layers_ = 0, kv_heads_ = 0, head_dim_ = 0;

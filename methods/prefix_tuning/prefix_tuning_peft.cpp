@@ -12,9 +12,8 @@
 namespace ptlab::methods {
 namespace fs = std::filesystem;
 
-void PrefixTuning::save_exports(const std::string& dir) {
-  // ptlab's own T5 layout (explicit stacks) has no PEFT equivalent: prompt.safetensors is its only file.
-  if (!peft_layout()) return;
+io::PeftPrefixAdapter PrefixTuning::peft_adapter() {
+  PTLAB_ASSERT(peft_layout(), "a PEFT prefix adapter of ptlab's own T5 layout");
   const models::BackboneInfo& info = backbone_->info();
   io::PeftPrefixAdapter adapter;
   io::PeftPrefixConfig& c = adapter.config;
@@ -34,7 +33,20 @@ void PrefixTuning::save_exports(const std::string& dir) {
   eval();  // the exported prefix is the one inference sees: no dropout
   adapter.prompt_embeddings = flat_prefix().to(at::kCPU, at::kFloat).contiguous();  // [P, 2L d_kv]
   train(was_training);
-  io::export_peft_prefix_adapter((fs::path(dir) / "adapter").string(), adapter);
+  return adapter;
+}
+
+void PrefixTuning::save_exports(const std::string& dir) {
+  // ptlab's own T5 layout (explicit stacks) has no PEFT equivalent: prompt.safetensors is its only file.
+  if (!peft_layout()) return;
+  io::export_peft_prefix_adapter((fs::path(dir) / "adapter").string(), peft_adapter());
+}
+
+void PrefixTuning::check_peft_layout(const std::string& path) const {
+  PTLAB_CHECK(peft_layout(),
+              "{}: a PEFT adapter holds PEFT's T5 layout (decoder self-attention only), but {} asks for ptlab's; "
+              "load it with {}=null",
+              path, config_.at("stacks"), config_.at("stacks"));
 }
 
 void PrefixTuning::load_state(const std::string& path) {
@@ -42,18 +54,19 @@ void PrefixTuning::load_state(const std::string& path) {
     Method::load_state(path);
     return;
   }
-  PTLAB_CHECK(peft_layout(),
-              "{}: a PEFT adapter holds PEFT's T5 layout (decoder self-attention only), but {} asks for ptlab's; "
-              "load it with {}=null",
-              path, config_.at("stacks"), config_.at("stacks"));
-  const io::PeftPrefixAdapter adapter = io::import_peft_prefix_adapter(path);
+  check_peft_layout(path);  // before reading anything
+  load_peft_prefix(io::import_peft_prefix_adapter(path), path);
+}
+
+void PrefixTuning::load_peft_prefix(const io::PeftPrefixAdapter& adapter, const std::string& path) {
+  check_peft_layout(path);
   const io::PeftPrefixConfig& c = adapter.config;
   PTLAB_CHECK(c.num_virtual_tokens == length() && c.num_layers == layers_ && c.token_dim == kv_dim(),
-              "{}: the adapter's prefix is {} positions x {} layers x key/value width {} but this prefix_tuning on "
-              "{} has {} x {} x {} ({} key/value heads of {}); use an adapter trained on this model with "
+              "{}: the adapter's prefix is {} positions x {} layers x key/value width {} but this {} on {} has {} x {} "
+              "x {} ({} key/value heads of {}); use an adapter trained on this model with "
               "{}={}",
-              path, c.num_virtual_tokens, c.num_layers, c.token_dim, backbone_->info().model_type, length(), layers_,
-              kv_dim(), kv_heads_, head_dim_, config_.at("length"), c.num_virtual_tokens);
+              path, c.num_virtual_tokens, c.num_layers, c.token_dim, method_name_, backbone_->info().model_type,
+              length(), layers_, kv_dim(), kv_heads_, head_dim_, config_.at("length"), c.num_virtual_tokens);
   PTLAB_CHECK(!config_.prefix_projection,
               "{}: a PEFT adapter holds the projection's output, not its MLP weights, so it loads only into "
               "{}=false (the flat prefix becomes the embedding)",

@@ -17,11 +17,12 @@ using ::testing::HasSubstr;
 TEST(BuiltinMethods, RegistersEachMethodOnce) {
   register_builtin_methods();
   register_builtin_methods();  // a second call adds nothing and does not throw on duplicates
-  EXPECT_THAT(method_registry().names(),
-              ElementsAre("full_finetune", "linear_head", "prefix_tuning", "pretrain", "prompt_tuning", "zero_shot"));
+  EXPECT_THAT(method_registry().names(), ElementsAre("full_finetune", "linear_head", "p_tuning_v2", "prefix_tuning",
+                                                     "pretrain", "prompt_tuning", "zero_shot"));
   EXPECT_EQ(method_registry().kind(), "method");
   EXPECT_THAT(method_registry().description("prompt_tuning"), HasSubstr("Lester"));
   EXPECT_THAT(method_registry().description("prefix_tuning"), HasSubstr("Li & Liang"));
+  EXPECT_THAT(method_registry().description("p_tuning_v2"), HasSubstr("Liu et al. 2022"));
   EXPECT_THAT(method_registry().description("full_finetune"), HasSubstr("model tuning"));
   for (const std::string& name : method_registry().names()) EXPECT_TRUE(method_registry().get(name).make) << name;
 }
@@ -39,7 +40,8 @@ TEST(BuiltinMethods, EveryMethodConfigBuilds) {
     const config::Composed composed =
         config::compose(config::ComposeOptions{std::string(PTLAB_SOURCE_DIR) + "/configs"}, overrides);
     EXPECT_EQ(composed.root["method"]["name"].as<std::string>(), name);
-    const MethodContext& context = name == "linear_head" ? *head.context : *lm.context;
+    const bool takes_head = name == "linear_head" || name == "p_tuning_v2";
+    const MethodContext& context = takes_head ? *head.context : *lm.context;
     auto method = make_method(config::Reader(composed.root["method"], "method", composed.origins), context);
     EXPECT_EQ(method->name(), name);
     if (name == "prompt_tuning") {

@@ -58,7 +58,39 @@ TEST(LinearHeadMethod, NeedsALinearHeadVerbalizer) {
                         "linear_head (task.verbalizer_name=linear_head), but its verbalizer scores with mode mlm"));
   testing::Fixture lm = testing::fixture("bert", testing::kLmTask);
   EXPECT_THAT(error_of([&] { testing::make_method_from("{name: linear_head}", *lm.context); }),
-              HasSubstr("but it is of type lm (no classes)"));
+              HasSubstr("but task test is of type lm (nothing for a head to predict)"));
+}
+
+// On a token task the same head is a per-token linear probe: one score row per position, trained on the
+// labelled first sub-tokens only.
+TEST(LinearHeadMethod, IsAPerTokenProbeOnTokenTasks) {
+  PTLAB_METHOD_FIXTURE(f, "bert", "{type: token_classification}");
+  data::Example ex;
+  ex.tokens = {"the", "jury", "said"};
+  ex.tags = {"at", "nn", "vbd"};
+  f.task->learn_labels({ex});
+  auto method = testing::make_method_from("{name: linear_head}", *f.context);
+  ASSERT_NE(method->head(), nullptr);
+  EXPECT_EQ(method->head()->num_classes(), 3);
+  method->eval();  // no head dropout (0.1 on token tasks) in the comparison
+  const tasks::Objective objective(*f.task, f.backbone().info(), method->head());
+  const tasks::Batch batch = objective.collate({f.task->encode(ex, tasks::Purpose::kTrain)});
+  models::BackboneInput input = method->prompt(batch);
+  objective.request(batch, input);
+  const models::BackboneOutput out = f.backbone().forward(input);
+  // By hand: the head on each labelled position's hidden state, mean cross-entropy over those positions.
+  const at::Tensor labels = batch.token_labels[0];  // [T]
+  double expected = 0;
+  int64_t counted = 0;
+  for (int64_t t = 0; t < labels.size(0); ++t) {
+    const int64_t gold = labels[t].item<int64_t>();
+    if (gold < 0) continue;
+    const at::Tensor scores = at::linear(out.last_hidden_state[0][t], method->head()->weight(), method->head()->bias());
+    expected -= at::log_softmax(scores, 0)[gold].item<double>();
+    ++counted;
+  }
+  EXPECT_EQ(counted, 3);
+  EXPECT_NEAR(objective.loss(out, batch).item<double>(), expected / counted, 1e-5);
 }
 
 }  // namespace
