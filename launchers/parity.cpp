@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 namespace ptlab::launchers {
@@ -86,8 +87,7 @@ TensorFile load_golden_file(const GoldenRun& golden, const std::string& name) {
 
 const at::Tensor& tensor_of(const TensorFile& file, const std::string& name, const std::string& path) {
   auto it = file.find(name);
-  PTLAB_CHECK(it != file.end(), "{}: no tensor '{}' (the {} golden flavour needs it); it holds: {}", path, name,
-              path.substr(path.rfind('/') + 1), join_names([&] {
+  PTLAB_CHECK(it != file.end(), "{}: no tensor '{}'; it holds: {}", path, name, join_names([&] {
                 std::vector<std::string> names;
                 for (const auto& entry : file) names.push_back(entry.first);
                 return names;
@@ -192,11 +192,13 @@ tasks::Batch peft_batch(const TensorFile& file, const std::string& path, const s
 // A tensor of PEFT's files and the ptlab tensor that replays it: its first `rows` rows (all of them but for
 // PEFT's unused seq2seq half).
 struct Mapped {
+  std::string name;  // the method's parameter name; "" for the classifier
   at::Tensor param;
   int64_t rows = 0;
 };
 
-// Maps every tensor of PEFT's init state onto a parameter of `method` or of the seqcls `classifier`.
+// Maps every tensor of PEFT's init state onto a parameter of `method` or of the seqcls `classifier`; every
+// parameter of the method must have one.
 std::map<std::string, Mapped> map_tensors(const TensorFile& init, const std::string& path, const ParityMethod& entry,
                                           methods::Method& method, tasks::LinearHead& classifier, int64_t submodules,
                                           const GoldenRun& golden, const std::string& model_dir) {
@@ -205,12 +207,16 @@ std::map<std::string, Mapped> map_tensors(const TensorFile& init, const std::str
   std::vector<std::string> names;
   for (const auto& entry_name : by_name) names.push_back(entry_name.first);
   std::map<std::string, Mapped> mapped;
+  std::set<std::string> covered;
   for (const auto& [key, peft] : init) {
     at::Tensor param;
+    std::string name;
     if (key.rfind(kPeftEncoder, 0) == 0) {
-      const std::string name = entry.parameter_name(key.substr(std::string(kPeftEncoder).size()));
+      name = entry.parameter_name(key.substr(std::string(kPeftEncoder).size()));
       PTLAB_CHECK(by_name.count(name), "{}: PEFT's tensor '{}' has no counterpart among {}'s parameters ({})", path,
                   key, entry.method, join_names(names));
+      PTLAB_CHECK(covered.insert(name).second, "{}: two PEFT tensors map onto {}'s parameter '{}'", path, entry.method,
+                  name);
       param = by_name.at(name);
     } else if (key == kClassifierWeight && classifier) {
       param = classifier->weight();
@@ -227,7 +233,11 @@ std::map<std::string, Mapped> map_tensors(const TensorFile& init, const std::str
                 "{}: ptlab's {} on {} makes '{}' of shape {}, but PEFT's is {}: the model is not the golden's base "
                 "model '{}'",
                 path, entry.method, model_dir, key, shape_of(param.sizes()), shape_of(peft.sizes()), golden.base_model);
-    mapped.emplace(key, Mapped{param, param.size(0)});
+    mapped.emplace(key, Mapped{name, param, param.size(0)});
+  }
+  for (const std::string& name : names) {
+    PTLAB_CHECK(covered.count(name), "{}: no PEFT tensor for {}'s parameter '{}'; PEFT's {} golden has none to compare",
+                path, entry.method, name, golden.peft_method);
   }
   return mapped;
 }
@@ -429,18 +439,14 @@ ParityReport replay_peft_golden(const GoldenRun& golden, const ParityOptions& op
   const int64_t submodules = golden.adapter_value<int64_t>("num_transformer_submodules");
   const std::map<std::string, Mapped> mapped =
       map_tensors(init, init_path, entry, *method, classifier, submodules, golden, options.model_dir);
-  std::size_t method_tensors = 0;
   bool same_init = true;
   std::map<std::string, at::Tensor> peft_init;  // ptlab name -> PEFT's init
   for (const auto& [key, m] : mapped) {
+    if (m.name.empty()) continue;  // the classifier: PEFT's draw is checked above
     const at::Tensor rows = init.at(key).narrow(0, 0, m.rows);
-    if (key.rfind(kPeftEncoder, 0) != 0) continue;  // the classifier: PEFT's draw is checked above
-    ++method_tensors;
     same_init = same_init && at::equal(m.param, rows);
-    peft_init.emplace(entry.parameter_name(key.substr(std::string(kPeftEncoder).size())), rows);
+    peft_init.emplace(m.name, rows);
   }
-  report.checks.push_back({"every ptlab parameter of " + entry.method + " has a PEFT counterpart",
-                           method_tensors == method->trainable_parameters().size()});
   report.checks.push_back({"ptlab's seeded init (seed 0) is PEFT's, bit for bit", same_init});
   method->import_state(peft_init, init_path);  // the replay starts from PEFT's init in any case
   if (classifier) {

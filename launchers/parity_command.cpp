@@ -133,6 +133,10 @@ int run_parity(const std::vector<std::string>& args) {
   const GoldenRun golden = GoldenRun::read(dirs[0]);
   parity_method_for(golden);  // an unknown method fails before the config is composed
 
+  PTLAB_CHECK(!opts.has("--model") || (overrides.empty() && !opts.has("--config-dir")),
+              "ptlab parity: the config ({}) only chooses the default model; with --model it would be ignored, so "
+              "give one or the other",
+              overrides.empty() ? "--config-dir" : overrides[0]);
   ParityOptions options;
   options.model_dir =
       opts.has("--model")

@@ -120,6 +120,11 @@ TEST(ParityCommand, ModelOfAnotherGoldenIsAnError) {
                                ": as PEFT's causal model it has 158016 parameters (llama, 2 layers, hidden 64), but "
                                "result.json's base model 'golden/models/gpt2' had 149248");
   EXPECT_TRUE(r.out.empty()) << r.out;
+  expect_one_line_error(ptlab("parity " + golden("gpt2/prompt_random") + " --model " + shared("golden/models/gpt2") +
+                                  " " + shared_override(),
+                              dir),
+                        "ptlab parity: the config (" + shared_override() +
+                            ") only chooses the default model; with --model it would be ignored");
   r = ptlab("parity " + golden("gpt2/prompt_random") + " --model " + dir.str(), dir);
   expect_one_line_error(r, dir.str() +
                                " is not a model directory (no config.json); give the Hugging Face model "

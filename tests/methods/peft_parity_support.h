@@ -83,7 +83,7 @@ inline launchers::ParityReport expect_peft_parity(const PeftCase& c) {
     EXPECT_LE(d.max_abs_diff, d.tolerance) << "final " << d.name;
     state_error = std::max(state_error, d.max_abs_diff);
   }
-  EXPECT_GE(report.checks.size(), 3u);  // counterparts, seeded init, batch layout (+ the method's own)
+  EXPECT_GE(report.checks.size(), 2u);  // seeded init, batch layout (+ the pooler, the method's own)
   for (const launchers::ParityCheck& check : report.checks) EXPECT_TRUE(check.ok) << check.what;
   EXPECT_TRUE(report.passed());
   std::cout << "[ parity ] " << c.run << "/" << c.method << ": max relative loss error " << worst
