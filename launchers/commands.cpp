@@ -16,6 +16,7 @@ void add_list_command(CommandRegistry& registry);
 void add_demo_command(CommandRegistry& registry);
 void add_train_command(CommandRegistry& registry);
 void add_report_command(CommandRegistry& registry);
+void add_parity_command(CommandRegistry& registry);
 
 const CommandRegistry& commands() {
   static CommandRegistry registry("command");
@@ -32,6 +33,7 @@ const CommandRegistry& commands() {
     add_demo_command(registry);
     add_train_command(registry);
     add_report_command(registry);
+    add_parity_command(registry);
   });
   return registry;
 }

@@ -1,54 +1,32 @@
 // Loss parity of Prefix Tuning with Hugging Face PEFT 0.10.0: for every golden run under
-// ../shared/golden/peft/<run>/prefix{,_proj}{,_kvfix}/ that PEFT could train, the method built from its
-// config (seed 0) must start from PEFT's initial encoder, and 5 AdamW steps (lr 1e-2, betas (0.9, 0.999),
-// eps 1e-8, no decay) on PEFT's batch — collated as the trainer does, fed through method.prompt(), the
-// frozen backbone and the task losses — must give PEFT's per-step losses within 1e-5 relative, its step-0
-// gradients and its final parameters. Plus PEFT adapter interchange (prefix_tuning_peft.cpp,
+// ../shared/golden/peft/<run>/prefix{,_proj}{,_kvfix}/ that PEFT could train, launchers::replay_peft_golden()
+// builds the method from PEFT's config (seed 0), which must start from PEFT's initial encoder, and 5 AdamW
+// steps (lr 1e-2, betas (0.9, 0.999), eps 1e-8, no decay) on PEFT's batch — collated as the trainer does,
+// fed through method.prompt(), the frozen backbone and the task losses — must give PEFT's per-step losses
+// within 1e-5 relative, its step-0 gradients, its final parameters and its saved flat prefix
+// (tests/methods/peft_parity_support.h). Plus PEFT adapter interchange (prefix_tuning_peft.cpp,
 // framework/io/peft_prefix_adapter.h) and the one-line errors for bad inputs.
 #include "methods/prefix_tuning/prefix_tuning.h"
 
 #include "framework/io/peft_prefix_adapter.h"
 #include "framework/io/safetensors.h"
-#include "framework/train/optimizer.h"
-#include "tasks/batch.h"
-#include "tasks/linear_head.h"
-#include "tasks/objective.h"
+#include "launchers/parity.h"
 #include "tests/methods/methods_test_support.h"
+#include "tests/methods/peft_parity_support.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 namespace ptlab::methods {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kPeftPrefix = "prompt_encoder.default.";
-constexpr const char* kClassifierWeight = "base_model.classifier.modules_to_save.default.weight";
-constexpr const char* kClassifierBias = "base_model.classifier.modules_to_save.default.bias";
-
-struct PeftCase {
-  std::string run, method;
-};
-
-void PrintTo(const PeftCase& c, std::ostream* os) { *os << c.run << "/" << c.method; }
-
-std::string case_name(const ::testing::TestParamInfo<PeftCase>& info) {
-  return info.param.run + "_" + info.param.method;
-}
-
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  EXPECT_EQ(a.sizes(), b.sizes());
-  if (a.sizes() != b.sizes()) return 1e30;
-  return (a.detach().to(at::kDouble) - b.detach().to(at::kDouble)).abs().max().item<double>();
-}
+using testing::PeftCase;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,193 +35,22 @@ std::string read_bytes(const std::string& path) {
   return s.str();
 }
 
-// PEFT's batch as a tasks::Batch, built the way the trainer builds one (no virtual tokens in the input:
-// the prefix lives in the layers), padded on the right by tasks::collate.
-tasks::Batch peft_batch(const std::map<std::string, at::Tensor>& file, const std::string& flavour) {
-  const at::Tensor ids = file.at("input_ids"), mask = file.at("attention_mask");  // [B, T]
-  const int64_t rows = ids.size(0), width = ids.size(1);
-  int64_t pad_id = 0;
-  std::vector<tasks::RenderedExample> rendered;
-  for (int64_t b = 0; b < rows; ++b) {
-    const int64_t length = mask[b].sum().item<int64_t>();
-    if (length < width) pad_id = ids[b][length].item<int64_t>();
-    tasks::RenderedExample r;
-    const at::Tensor row = ids[b].narrow(0, 0, length).contiguous();
-    r.input_ids.assign(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + length);
-    r.length = length;
-    r.token_type_ids.assign(length, 0);
-    if (file.count("token_type_ids")) {
-      const at::Tensor types = file.at("token_type_ids")[b].narrow(0, 0, length).contiguous();
-      r.token_type_ids.assign(types.data_ptr<int64_t>(), types.data_ptr<int64_t>() + length);
-    }
-    if (flavour == "causal") {
-      const at::Tensor labels = file.at("labels")[b].narrow(0, 0, length).contiguous();
-      r.token_labels.assign(labels.data_ptr<int64_t>(), labels.data_ptr<int64_t>() + length);
-    } else if (flavour == "seqcls") {
-      r.label = file.at("labels")[b].item<int64_t>();
-    }
-    rendered.push_back(std::move(r));
-  }
-  tasks::CollateOptions options;
-  options.pad_id = pad_id;
-  tasks::Batch batch = tasks::collate(rendered, options);
-  EXPECT_TRUE(at::equal(batch.input_ids, ids));
-  EXPECT_TRUE(at::equal(batch.attention_mask, mask));
-  if (flavour == "causal") {
-    EXPECT_TRUE(at::equal(batch.token_labels, file.at("labels")));
-  }
-  if (flavour == "seq2seq") {
-    // transformers' T5 shift_right: decoder input = [start] + labels[:-1], -100 read as the pad id (0).
-    const at::Tensor labels = file.at("labels");  // [B, T_dec]
-    at::Tensor shifted = at::cat({at::zeros({rows, 1}, at::kLong), labels.narrow(1, 0, labels.size(1) - 1)}, 1);
-    batch.decoder_input_ids = shifted.masked_fill(shifted.eq(tasks::kIgnoreIndex), 0);
-    batch.decoder_attention_mask = at::ones_like(labels);  // transformers passes none: all ones
-    batch.decoder_labels = labels;
-  }
-  return batch;
-}
-
-// The method's parameter name for a PEFT prompt_encoder key ("embedding.weight" -> "embedding").
-std::string ptlab_name(const std::string& peft_key) {
-  std::string name = peft_key.substr(std::string(kPeftPrefix).size());
-  return name == "embedding.weight" ? "embedding" : name;
-}
-
 class PrefixPeftParity : public ::testing::TestWithParam<PeftCase> {};
 
 TEST_P(PrefixPeftParity, FiveAdamWStepsMatchPeft) {
   const PeftCase& c = GetParam();
-  const std::string dir = testing::shared_path("golden/peft/" + c.run + "/" + c.method);
-  if (!fs::exists(dir + "/result.json")) GTEST_SKIP() << "../shared not found (or PEFT could not run it): " << dir;
-  std::ifstream in(dir + "/result.json");
-  const nlohmann::json result = nlohmann::json::parse(in);
-  testing::SharedModel* model = testing::shared_model(testing::shared_path(result.at("base_model").get<std::string>()));
-  if (model == nullptr) GTEST_SKIP() << "model of " << dir << " unavailable (SentencePiece?)";
-  models::Backbone& backbone = *model->backbone;
-  const std::string flavour = result.at("flavour");
-  const int64_t n = result.at("num_virtual_tokens");
-  const nlohmann::json& peft_config = result.at("adapter_init").at("adapter_config");
-  const bool projection = peft_config.at("prefix_projection");
-  const auto batch_file = io::load_safetensors(dir + "/batch.safetensors");
-  const auto init = io::load_safetensors(dir + "/init_full_state.safetensors");
-  const auto grads0 = io::load_safetensors(dir + "/grads_step0.safetensors");
-  const auto final_state = io::load_safetensors(dir + "/final_full_state.safetensors");
-
-  const auto task = testing::make_task(testing::kLmTask, *model->tokenizer, backbone.info());
-  const MethodContext context{backbone, *model->tokenizer, *task, /*seed=*/0};
-  const std::string yaml = projection ? "{name: prefix_tuning, length: " + std::to_string(n) +
-                                            ", prefix_projection: true, "
-                                            "encoder_hidden_size: " +
-                                            std::to_string(peft_config.at("encoder_hidden_size").get<int64_t>()) + "}"
-                                      : "{name: prefix_tuning, length: " + std::to_string(n) + "}";
-  auto method = testing::make_method_from(yaml, context);
-  auto& pt = dynamic_cast<PrefixTuning&>(*method);
-  EXPECT_EQ(pt.kv_dim(), peft_config.at("token_dim").get<int64_t>());
-  EXPECT_EQ(pt.kv_heads(), peft_config.at("num_attention_heads").get<int64_t>());
-
-  // Every PEFT encoder tensor maps onto a parameter of the same shape; the seeded init is PEFT's.
-  std::map<std::string, at::Tensor> peft_init;
-  bool same_init = true;
-  train::NamedParameters params = method->trainable_parameters();
-  std::map<std::string, at::Tensor> by_name(params.begin(), params.end());
-  for (const auto& [key, value] : init) {
-    if (key.rfind(kPeftPrefix, 0) != 0) continue;
-    const std::string name = ptlab_name(key);
-    ASSERT_TRUE(by_name.count(name)) << "no parameter for PEFT's " << key;
-    ASSERT_EQ(by_name.at(name).sizes(), value.sizes()) << name;
-    same_init = same_init && at::equal(by_name.at(name), value);
-    peft_init.emplace(name, value);
-  }
-  EXPECT_EQ(peft_init.size(), by_name.size());
-  EXPECT_TRUE(same_init) << "the seeded init differs from PEFT's";
-  method->import_state(peft_init, dir + "/init_full_state.safetensors");
-
-  // bert_seqcls: the pooler / classifier sequence of the prompt-tuning test (prompt_tuning_peft_test.cpp).
-  tasks::LinearHead classifier{nullptr};
-  at::Tensor pooler_weight, pooler_bias;
-  if (flavour == "seqcls") {
-    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(0);
-    const int64_t d = backbone.info().hidden_size;
-    const auto options = at::TensorOptions().dtype(at::kFloat);
-    pooler_weight = at::normal(0.0, 0.02, {d, d}, generator, options);  // [d, d]
-    pooler_bias = at::zeros({d});
-    const at::Tensor drawn_classifier = at::normal(0.0, 0.02, {2, d}, generator, options);
-    EXPECT_TRUE(at::equal(drawn_classifier, init.at(kClassifierWeight))) << "the pooler could not be reproduced";
-    classifier = tasks::LinearHead(d, 2, /*dropout=*/0.0);
-    {
-      at::NoGradGuard no_grad;
-      classifier->weight().copy_(init.at(kClassifierWeight));
-      classifier->bias().copy_(init.at(kClassifierBias));
-    }
-    params.emplace_back("classifier.weight", classifier->weight());
-    params.emplace_back("classifier.bias", classifier->bias());
-  }
-
-  train::OptimizerConfig adamw;
-  adamw.name = "adamw";
-  adamw.lr = result.at("optimizer").at("lr");
-  adamw.beta1 = result.at("optimizer").at("betas")[0];
-  adamw.beta2 = result.at("optimizer").at("betas")[1];
-  adamw.eps = result.at("optimizer").at("eps");
-  adamw.weight_decay = result.at("optimizer").at("weight_decay");
-  auto optimizer = train::make_optimizer(adamw, params);
-
-  const tasks::Batch batch = peft_batch(batch_file, flavour);
-  const std::vector<double> losses = result.at("losses");
-  double worst = 0;
-  for (std::size_t step = 0; step < losses.size(); ++step) {
-    optimizer->zero_grad();
-    models::BackboneInput input = method->prompt(batch);
-    input.logits.mode = flavour == "seqcls" ? models::LogitsRequest::Mode::kNone : models::LogitsRequest::Mode::kAll;
-    const models::BackboneOutput out = backbone.forward(input);
-    at::Tensor loss;
-    if (flavour == "causal") {
-      loss = tasks::causal_lm_loss(out.logits, batch.token_labels);
-    } else if (flavour == "seq2seq") {
-      loss = tasks::token_loss(out.logits, batch.decoder_labels);
-    } else {  // seqcls: pooler (tanh(W h[:, 0] + b)) -> classifier -> cross-entropy
-      const at::Tensor first = out.last_hidden_state.select(1, 0);                        // [B, d]
-      const at::Tensor pooled = at::tanh(at::linear(first, pooler_weight, pooler_bias));  // [B, d]
-      loss = at::cross_entropy_loss(classifier->forward(pooled), batch.labels);
-    }
-    const double value = loss.item<double>();
-    const double relative = std::abs(value - losses[step]) / std::abs(losses[step]);
-    worst = std::max(worst, relative);
-    EXPECT_LE(relative, 1e-5) << "step " << step << ": ptlab " << value << " vs PEFT " << losses[step];
-    loss.backward();
-    if (step == 0) {
-      for (const auto& [key, peft_grad] : grads0) {
-        const std::string name = key.rfind(kPeftPrefix, 0) == 0 ? ptlab_name(key) : "";
-        const at::Tensor grad = !name.empty()              ? by_name.at(name).grad()
-                                : key == kClassifierWeight ? classifier->weight().grad()
-                                                           : classifier->bias().grad();
-        EXPECT_LE(max_abs_diff(grad, peft_grad), 1e-6 + 1e-4 * peft_grad.abs().max().item<double>()) << key;
-      }
-    }
-    optimizer->step();
-  }
-  double state_error = 0;
-  for (const auto& [key, expected] : final_state) {
-    const std::string name = key.rfind(kPeftPrefix, 0) == 0 ? ptlab_name(key) : "";
-    const at::Tensor actual = !name.empty()              ? by_name.at(name)
-                              : key == kClassifierWeight ? classifier->weight()
-                                                         : classifier->bias();
-    state_error = std::max(state_error, max_abs_diff(actual, expected));
-  }
-  EXPECT_LE(state_error, 1e-4);
-
-  // What PEFT saved after training is the flat prefix (the projection's output).
-  const at::Tensor saved =
-      io::load_safetensors(dir + "/adapter_final/adapter_model.safetensors").at("prompt_embeddings");
-  method->eval();
-  const at::Tensor flat = [&] {
-    at::NoGradGuard no_grad;
-    return pt.flat_prefix();
-  }();
-  EXPECT_LE(max_abs_diff(flat, saved), 1e-4);  // as the final state
-  std::cout << "[ parity ] " << c.run << "/" << c.method << ": max relative loss error " << worst
-            << ", final state max |diff| " << state_error << "\n";
-  RecordProperty("max_relative_loss_error", std::to_string(worst));
+  const std::string why = testing::unavailable(c);
+  if (!why.empty()) GTEST_SKIP() << why;
+  const launchers::ParityReport report = testing::expect_peft_parity(c);
+  EXPECT_EQ(report.method, "prefix_tuning");
+  // Every PEFT encoder tensor maps onto a parameter (the generic checks); the key/value sizing is PEFT's.
+  EXPECT_TRUE(std::any_of(report.checks.begin(), report.checks.end(), [](const launchers::ParityCheck& check) {
+    return check.what.find("key/value width") != std::string::npos && check.ok;
+  }));
+  // What PEFT saved after training is the flat prefix (the projection's output): as the final state.
+  const launchers::TensorDiff* saved = report.state("adapter_final/adapter_model.safetensors:prompt_embeddings");
+  ASSERT_NE(saved, nullptr);
+  EXPECT_LE(saved->max_abs_diff, 1e-4);
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, PrefixPeftParity,
@@ -254,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(Golden, PrefixPeftParity,
                                            PeftCase{"stories260K", "prefix_proj_kvfix"},
                                            PeftCase{"bert_seqcls", "prefix"}, PeftCase{"bert_seqcls", "prefix_proj"},
                                            PeftCase{"t5", "prefix"}, PeftCase{"t5", "prefix_proj"}),
-                         case_name);
+                         testing::case_name);
 
 // ---- PEFT adapters ------------------------------------------------------------------------------------------
 

@@ -1,0 +1,103 @@
+// The parity dispatch table (parity.h): how each ptlab method replays PEFT's golden runs. A method that
+// lands with PEFT goldens adds one entry here.
+#include "framework/core/error.h"
+#include "framework/io/safetensors.h"
+#include "launchers/parity.h"
+#include "methods/prefix_tuning/prefix_tuning.h"
+
+#include <ATen/core/grad_mode.h>
+
+namespace ptlab::launchers {
+namespace {
+
+// PEFT's PROMPT_TUNING: the table "embedding.weight" is ptlab's "prompt"; RANDOM is nn.Embedding's N(0, 1)
+// (ptlab's normal init draws it bit for bit), TEXT the embeddings of the init text, SAMPLE_VOCAB rows of
+// the whole vocabulary.
+ParityMethod prompt_tuning() {
+  ParityMethod entry;
+  entry.method = "prompt_tuning";
+  entry.peft_methods = {"prompt_random", "prompt_text"};
+  entry.config = [](const GoldenRun& golden) {
+    YAML::Node config;
+    config["name"] = "prompt_tuning";
+    config["length"] = golden.num_virtual_tokens;
+    const std::string init = golden.adapter_value<std::string>("prompt_tuning_init");
+    if (init == "RANDOM") {
+      config["init"] = "normal";
+      config["init_std"] = 1.0;
+    } else if (init == "TEXT") {
+      config["init"] = "text";
+      config["init_text"] = golden.adapter_value<std::string>("prompt_tuning_init_text");
+    } else if (init == "SAMPLE_VOCAB") {
+      config["init"] = "sampled_vocab";
+      config["sample_top_k"] = 0;
+    } else {
+      PTLAB_FAIL(
+          "{}/result.json: adapter_init.adapter_config.prompt_tuning_init is '{}'; PEFT's are RANDOM, TEXT and "
+          "SAMPLE_VOCAB",
+          golden.dir, init);
+    }
+    return config;
+  };
+  entry.parameter_name = [](const std::string& peft_name) {
+    return peft_name == "embedding.weight" ? std::string("prompt") : peft_name;
+  };
+  return entry;
+}
+
+// PEFT's PREFIX_TUNING: its PrefixEncoder's tensors keep their names ("embedding.weight" -> "embedding",
+// "transform.0.weight", ...). Beyond the generic replay: the key/value sizing is PEFT's, and the flat prefix
+// after training is what PEFT saved in adapter_final.
+ParityMethod prefix_tuning() {
+  ParityMethod entry;
+  entry.method = "prefix_tuning";
+  entry.peft_methods = {"prefix", "prefix_proj", "prefix_kvfix", "prefix_proj_kvfix"};
+  entry.config = [](const GoldenRun& golden) {
+    YAML::Node config;
+    config["name"] = "prefix_tuning";
+    config["length"] = golden.num_virtual_tokens;
+    if (golden.adapter_value<bool>("prefix_projection")) {
+      config["prefix_projection"] = true;
+      config["encoder_hidden_size"] = golden.adapter_value<int64_t>("encoder_hidden_size");
+    }
+    return config;
+  };
+  entry.parameter_name = [](const std::string& peft_name) {
+    return peft_name == "embedding.weight" ? std::string("embedding") : peft_name;
+  };
+  entry.extra_checks = [](methods::Method& method, const GoldenRun& golden, ParityReport& report) {
+    auto& prefix = dynamic_cast<methods::PrefixTuning&>(method);
+    const int64_t token_dim = golden.adapter_value<int64_t>("token_dim");
+    const int64_t heads = golden.adapter_value<int64_t>("num_attention_heads");
+    report.checks.push_back({"the key/value width " + std::to_string(prefix.kv_dim()) + " (" +
+                                 std::to_string(prefix.kv_heads()) + " heads) is PEFT's token_dim " +
+                                 std::to_string(token_dim) + " (num_attention_heads " + std::to_string(heads) + ")",
+                             prefix.kv_dim() == token_dim && prefix.kv_heads() == heads});
+    if (!report.final_state_compared) return;
+    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
+    const auto saved = io::load_safetensors(saved_path);
+    PTLAB_CHECK(saved.count("prompt_embeddings"), "{}: no tensor 'prompt_embeddings' (PEFT's saved prefix)",
+                saved_path);
+    const at::Tensor expected = saved.at("prompt_embeddings");  // [P, 2 L d_kv]
+    method.eval();
+    const at::Tensor flat = [&] {
+      at::NoGradGuard no_grad;
+      return prefix.flat_prefix();
+    }();
+    PTLAB_CHECK(flat.sizes() == expected.sizes(), "{}: prompt_embeddings is {} but ptlab's flat prefix is {}",
+                saved_path, c10::str(expected.sizes()), c10::str(flat.sizes()));
+    const double diff = (flat.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
+    report.final_state.push_back(TensorDiff{"adapter_final/adapter_model.safetensors:prompt_embeddings", diff,
+                                            expected.abs().max().item<double>(), report.tolerances.state_absolute});
+  };
+  return entry;
+}
+
+}  // namespace
+
+const std::vector<ParityMethod>& parity_methods() {
+  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning()};
+  return table;
+}
+
+}  // namespace ptlab::launchers
