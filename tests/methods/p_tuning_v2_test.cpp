@@ -173,6 +173,60 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.detach().to(at::kDouble) - b.detach().to(at::kDouble)).abs().max().item<double>();
 }
 
+// Token classification against transformers 5.24 (tests/fixtures/references/make_bert_token_prefix_reference.py:
+// a deep prefix written on BERT's own attention, positions from P, BertForTokenClassification's head and loss;
+// PEFT 0.21 refuses prefixes on BERT): from the reference's prefix and head, the method's loss and the gradients
+// of its prefix and head, on a padded batch with an ignored sub-token.
+TEST(PTuningV2, TokenClassificationMatchesTheTransformersReference) {
+  PTLAB_METHOD_FIXTURE(f, "bert", kTokenTask);
+  const auto ref =
+      io::load_safetensors(std::string(PTLAB_SOURCE_DIR) + "/tests/fixtures/references/bert_token_prefix.safetensors");
+  f.task->learn_labels({tagged({"a", "b", "c", "d", "e"}, {"t0", "t1", "t2", "t3", "t4"})});
+  auto method = make_method_from("{name: p_tuning_v2, length: 3, prefix_dropout: 0.0}", *f.context);
+  auto& pt = dynamic_cast<PTuningV2&>(*method);
+  method->eval();  // no head dropout: the reference has none
+  const int64_t layers = pt.num_layers();
+  auto flat_of = [&](const std::string& prefix) {  // per-layer [1, H, P, D] -> the method's flat [P, 2L d_kv]
+    std::vector<at::Tensor> slices;
+    for (int64_t l = 0; l < layers; ++l) {
+      slices.push_back(ref.at(fmt::format("{}keys.{}", prefix, l)));
+      slices.push_back(ref.at(fmt::format("{}values.{}", prefix, l)));
+    }
+    return at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1});
+  };
+  at::Tensor embedding = method->named_parameters()["embedding"];
+  {
+    at::NoGradGuard no_grad;
+    embedding.copy_(flat_of(""));
+    method->head()->weight().copy_(ref.at("classifier.weight"));
+    method->head()->bias().copy_(ref.at("classifier.bias"));
+  }
+  const at::Tensor ids = ref.at("input_ids"), mask = ref.at("attention_mask"), labels = ref.at("labels");
+  std::vector<tasks::RenderedExample> rendered;
+  for (int64_t b = 0; b < ids.size(0); ++b) {
+    const int64_t length = mask[b].sum().item<int64_t>();
+    tasks::RenderedExample r;
+    const at::Tensor row = ids[b].narrow(0, 0, length).contiguous(), tags = labels[b].narrow(0, 0, length).contiguous();
+    r.input_ids.assign(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + length);
+    r.token_labels.assign(tags.data_ptr<int64_t>(), tags.data_ptr<int64_t>() + length);
+    r.token_type_ids.assign(length, 0);
+    r.length = length;
+    rendered.push_back(std::move(r));
+  }
+  const tasks::Objective objective(*f.task, f.backbone().info(), method->head());
+  const tasks::Batch batch = objective.collate(rendered);
+  ASSERT_TRUE(at::equal(batch.attention_mask, mask));
+  models::BackboneInput input = method->prompt(batch);
+  objective.request(batch, input);
+  at::Tensor loss = objective.loss(f.backbone().forward(input), batch);
+  loss.backward();
+  const double want = ref.at("loss").item<double>();
+  EXPECT_NEAR(loss.item<double>(), want, 1e-5 * want);
+  EXPECT_LT(max_abs_diff(embedding.grad(), flat_of("grad.")), 1e-5);
+  EXPECT_LT(max_abs_diff(method->head()->weight().grad(), ref.at("grad.classifier.weight")), 1e-5);
+  EXPECT_LT(max_abs_diff(method->head()->bias().grad(), ref.at("grad.classifier.bias")), 1e-5);
+}
+
 // ../shared's tiny BERT (BertForMaskedLM: no pooler) with the pooler BertForSequenceClassification drew in
 // PEFT's run: after torch.manual_seed(0), N(0, 0.02) for pooler.dense.weight [d, d], then the classifier.
 // Written to `dir` as a model directory; the classifier draw is checked against PEFT's init.
