@@ -64,6 +64,7 @@ ClassificationTask::ClassificationTask(TaskConfig config, const text::Tokenizer&
                 "{}: template {} of a pair_classification task must use {{text_b}}", where(), template_.name());
   VerbalizerConfig v = *config_.verbalizer;
   v.mode = resolve_mode(v.mode, backbone_);
+  v.head_reads_before_mask = v.mode == ScoringMode::kLinearHead && backbone_.is_causal && !backbone_.is_encoder_decoder;
   if (config_.data) {
     const std::vector<std::string> labels = data::label_space(*config_.data).names();
     if (!labels.empty()) v.reorder(labels);

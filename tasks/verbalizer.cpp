@@ -398,6 +398,13 @@ int64_t Verbalizer::head_position(const RenderedExample& example) const {
                   "{}: pooling mask reads the hidden state at {{mask}}, but the template "
                   "has none; use pooling: cls or last",
                   config_.where);
+      if (config_.head_reads_before_mask) {
+        PTLAB_CHECK(example.mask_position >= 1,
+                    "{}: pooling mask on a causal model reads the state before {{mask}}, but the template starts "
+                    "with it; put some text before {{mask}}",
+                    config_.where);
+        return example.mask_position - 1;
+      }
       return example.mask_position;
     case HeadPooling::kCls:
       return example.cls_position >= 0 ? example.cls_position : 0;

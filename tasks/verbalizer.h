@@ -8,7 +8,8 @@
 //     reduction: first_token    # several sub-tokens at one position: first_token | mean
 //     aggregation: mean         # several words per class: mean | max | logsumexp
 //     length_normalize: false   # rank: mean instead of sum of the label's token log-probs
-//     pooling: mask             # linear_head: mask | cls | last | pooler
+//     pooling: mask             # linear_head: mask | cls | last | pooler (mask on a causal LM: the state
+//                               #   before {mask}, the one that predicts it)
 //     dropout: 0.1              # linear_head: dropout before the head (P-Tuning v2: hidden_dropout_prob)
 //     labels: [neg, pos]        # linear_head: the classes, when there are no label words (neither:
 //                               #   the dataset's classes)
@@ -68,6 +69,10 @@ struct VerbalizerConfig {
   WordAggregation aggregation = WordAggregation::kMean;
   bool length_normalize = false;
   HeadPooling pooling = HeadPooling::kMask;
+  /// Set by the task, not read from YAML: on a causal LM, pooling mask reads the hidden state that predicts
+  /// the {mask} slot (mask_position - 1, the next_token verbalizer's answer position), not the state at
+  /// the slot's placeholder token, which the model has never seen in pretraining.
+  bool head_reads_before_mask = false;
   double dropout = 0.1;
   std::vector<std::string> labels;   ///< linear_head without label words
   std::string where = "verbalizer";  ///< key path and file, for messages
