@@ -22,11 +22,12 @@
 #include "framework/train/optimizer.h"
 #include "launchers/command.h"
 #include "launchers/option_parser.h"
+#include "methods/prefix_tuning/prefix_tuning.h"
 #include "tasks/objective.h"
 
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <sys/resource.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -139,16 +140,16 @@ int run_bench_train(const std::vector<std::string>& args) {
   train::OptimizerConfig optim;
   optim.lr = 1e-3;
   auto optimizer = train::make_optimizer(optim, {{"prompt", prompt}});
-  at::Tensor labels = prefix ? ids  // [B, T]
+  at::Tensor labels = prefix ? ids                                                                       // [B, T]
                              : at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
-  at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);                          // 2 label words
+  at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);  // 2 label words
   // Where classify reads [B, 1]: the last position (BERT: its [MASK]); T5: the first decoder position.
   at::Tensor read_at = at::full({batch, 1}, seq2seq ? 0 : (prefix ? 0 : n) + len - 1, at::kLong);
   at::Tensor targets = at::zeros({batch}, at::kLong);
   // T5: a random decoder target [B, L] and its input, the target shifted right behind the start token.
   // classify scores the first decoder position given the start token alone: [B, 1].
   at::Tensor start = at::full({batch, 1}, info.decoder_start_token_id, at::kLong);
-  at::Tensor target = at::randint(0, info.vocab_size, {batch, target_len}, at::kLong);       // [B, L]
+  at::Tensor target = at::randint(0, info.vocab_size, {batch, target_len}, at::kLong);                   // [B, L]
   at::Tensor decoder_ids = objective == "lm" ? at::cat({start, target.narrow(1, 0, target_len - 1)}, 1)  // [B, L]
                                              : start;                                                    // [B, 1]
 
@@ -156,17 +157,9 @@ int run_bench_train(const std::vector<std::string>& args) {
     models::BackboneInput in;
     // [B, n+T, d] (T5: the encoder's input)
     if (prefix) {
-      // [n, 2L d_kv] -> [2L, 1, H_kv, n, d_head]: layer l's keys slice 2l, values 2l + 1 (T5 as PEFT: 4l mod 2L)
-      const at::Tensor kv = prompt.to(model->dtype())
-                                .view({n, 2 * layers, kv_heads, info.head_dim})
-                                .permute({1, 2, 0, 3})
-                                .unsqueeze(1);
-      models::KVPrefix& past = seq2seq ? in.decoder_prefix : in.prefix;
-      for (int64_t l = 0; l < layers; ++l) {
-        const int64_t slice = seq2seq ? (4 * l) % (2 * layers) : 2 * l;
-        past.keys.push_back(kv[slice]);
-        past.values.push_back(kv[slice + 1]);
-      }
+      // PEFT's split of the flat prefix (T5: the decoder's, in PEFT's seq2seq layout), as prefix_tuning does.
+      (seq2seq ? in.decoder_prefix : in.prefix) =
+          methods::split_flat_prefix(prompt.to(model->dtype()), kv_heads, info.head_dim, 0, layers, seq2seq);
       in.input_ids = ids;  // [B, T]
     } else {
       const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
@@ -209,12 +202,23 @@ int run_bench_train(const std::vector<std::string>& args) {
   const double rss_mib = usage.ru_maxrss / 1024.0;
 
   if (opts.flag("--json")) {
-    nlohmann::ordered_json j = {{"model", source},        {"family", info.family},     {"parameters", info.num_parameters},
-                                {"threads", threads},     {"batch", batch},            {"seq", len},
-                                {"prompt", n},            {"method", method},           {"objective", objective},    {"dtype", dtype},    {"step_ms", median * 1e3},
-                                {"tokens_per_s", real_tps}, {"tokens_per_s_with_virtual", all_tps},
-                                {"matmul_gflops", gflops}, {"limit_tokens_per_s_with_virtual", limit},
-                                {"share_of_limit", all_tps / limit}, {"peak_rss_mib", rss_mib}};
+    nlohmann::ordered_json j = {{"model", source},
+                                {"family", info.family},
+                                {"parameters", info.num_parameters},
+                                {"threads", threads},
+                                {"batch", batch},
+                                {"seq", len},
+                                {"prompt", n},
+                                {"method", method},
+                                {"objective", objective},
+                                {"dtype", dtype},
+                                {"step_ms", median * 1e3},
+                                {"tokens_per_s", real_tps},
+                                {"tokens_per_s_with_virtual", all_tps},
+                                {"matmul_gflops", gflops},
+                                {"limit_tokens_per_s_with_virtual", limit},
+                                {"share_of_limit", all_tps / limit},
+                                {"peak_rss_mib", rss_mib}};
     if (seq2seq) j["target"] = decoder_ids.size(1);
     std::printf("%s\n", j.dump().c_str());
     return 0;

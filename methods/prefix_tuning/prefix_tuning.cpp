@@ -183,23 +183,34 @@ const PrefixTuning::Segment& PrefixTuning::segment(PrefixStack stack) const {
   return segments_.front();
 }
 
-models::KVPrefix PrefixTuning::split(const at::Tensor& flat, PrefixStack stack) const {
-  const int64_t P = length();
-  PTLAB_ASSERT(flat.dim() == 2 && flat.size(0) == P && flat.size(1) == 2 * layers_ * kv_dim(),
-               "flat prefix of the wrong shape");
-  // [P, 2L d_kv] -> [P, 2L, H_kv, d_head] -> [2L, 1, H_kv, P, d_head]
-  const at::Tensor kv = flat.view({P, 2 * layers_, kv_heads_, head_dim_}).permute({1, 2, 0, 3}).unsqueeze(1);
-  const Segment& s = segment(stack);
+models::KVPrefix split_flat_prefix(const at::Tensor& flat, int64_t kv_heads, int64_t head_dim, int64_t first,
+                                   int64_t layers, bool peft_seq2seq) {
+  const int64_t P = flat.size(0);
+  // [P, n d_kv] -> [P, n, H_kv, d_head] -> [n, 1, H_kv, P, d_head]
+  const at::Tensor kv = flat.view({P, -1, kv_heads, head_dim}).permute({1, 2, 0, 3}).unsqueeze(1);
   // PEFT's encoder-decoder layout concatenates the 2L slices with themselves and splits by 4 (self K, V,
   // cross K, V per layer), so decoder layer l reads slices 4l and 4l + 1 of the doubled axis: (4l) mod 2L.
-  const bool peft_seq2seq = peft_layout() && backbone_->info().is_encoder_decoder;
   models::KVPrefix prefix;
-  for (int64_t l = 0; l < s.layers; ++l) {
-    const int64_t slice = s.first_slice + (peft_seq2seq ? (4 * l) % (2 * s.layers) : 2 * l);
+  for (int64_t l = 0; l < layers; ++l) {
+    const int64_t slice = first + (peft_seq2seq ? (4 * l) % (2 * layers) : 2 * l);
     prefix.keys.push_back(kv[slice]);        // [1, H_kv, P, d_head]
     prefix.values.push_back(kv[slice + 1]);  // [1, H_kv, P, d_head]
   }
   return prefix;
+}
+
+at::Tensor join_prefix_slices(const std::vector<at::Tensor>& slices) {
+  const at::Tensor all = at::cat(slices, 0);  // [n, H_kv, P, d_head]
+  // -> [P, n, H_kv, d_head] -> [P, n d_kv]
+  return all.permute({2, 0, 1, 3}).reshape({all.size(2), -1});
+}
+
+models::KVPrefix PrefixTuning::split(const at::Tensor& flat, PrefixStack stack) const {
+  PTLAB_ASSERT(flat.dim() == 2 && flat.size(0) == length() && flat.size(1) == 2 * layers_ * kv_dim(),
+               "flat prefix of the wrong shape");
+  const Segment& s = segment(stack);
+  return split_flat_prefix(flat, kv_heads_, head_dim_, s.first_slice, s.layers,
+                           peft_layout() && backbone_->info().is_encoder_decoder);
 }
 
 at::Tensor PrefixTuning::text_prefix(const std::string& text, const text::Tokenizer& tokenizer) const {
@@ -255,12 +266,7 @@ at::Tensor PrefixTuning::text_prefix(const std::string& text, const text::Tokeni
       slices.push_back(values[l].narrow(2, 0, P));
     }
   }
-  // [2L, H_kv, P, d_head] -> [P, 2L, H_kv, d_head] -> [P, 2L d_kv]: the inverse of split().
-  return at::cat(slices, 0)
-      .permute({2, 0, 1, 3})
-      .reshape({P, 2 * layers_ * kv_dim()})
-      .to(at::kCPU, at::kFloat)
-      .contiguous();
+  return join_prefix_slices(slices).to(at::kCPU, at::kFloat).contiguous();  // [P, 2L d_kv]: split()'s inverse
 }
 
 models::BackboneInput PrefixTuning::prompt(const tasks::Batch& batch) {

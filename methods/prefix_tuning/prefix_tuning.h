@@ -71,6 +71,15 @@ enum class PrefixInit { kNormal, kZero, kText };
 enum class PrefixStack { kSelf, kEncoder, kDecoder, kCross };
 const char* prefix_stack_name(PrefixStack stack);
 
+/// The layer-l keys/values of a flat prefix [P, n_slices * H_kv * d_head] (PEFT's row layout: view
+/// [P, n_slices, H_kv, d_head], slice k = column block k), for `layers` layers from slice `first`: layer l
+/// reads slices first + s and first + s + 1 with s = 2l, or, in PEFT's seq2seq layout (`peft_seq2seq`),
+/// s = (4l mod 2 * layers). Each [1, H_kv, P, d_head], views of `flat`.
+models::KVPrefix split_flat_prefix(const at::Tensor& flat, int64_t kv_heads, int64_t head_dim, int64_t first,
+                                   int64_t layers, bool peft_seq2seq);
+/// The inverse layout: slices [1, H_kv, P, d_head] each, in flat order -> the flat prefix [P, n * H_kv * d_head].
+at::Tensor join_prefix_slices(const std::vector<at::Tensor>& slices);
+
 struct PrefixTuningConfig {
   int64_t length = 8;
   bool prefix_projection = false;

@@ -192,7 +192,7 @@ TEST(PTuningV2, TokenClassificationMatchesTheTransformersReference) {
       slices.push_back(ref.at(fmt::format("{}keys.{}", prefix, l)));
       slices.push_back(ref.at(fmt::format("{}values.{}", prefix, l)));
     }
-    return at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1});
+    return join_prefix_slices(slices);
   };
   at::Tensor embedding = method->named_parameters()["embedding"];
   {

@@ -328,7 +328,7 @@ TEST(PrefixTuning, T5StacksMatchTheTransformersReference) {
       slices.push_back(p.values[l]);
     }
   }
-  const at::Tensor flat = at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1});  // [P, 2L d_kv]
+  const at::Tensor flat = join_prefix_slices(slices);  // [P, 2L d_kv]
   {
     at::NoGradGuard no_grad;
     method->named_parameters()["embedding"].copy_(flat);
@@ -361,7 +361,7 @@ TEST(PrefixTuning, BertPrefixMatchesTheTransformersReference) {
   }
   {
     at::NoGradGuard no_grad;
-    method->named_parameters()["embedding"].copy_(at::cat(slices, 0).permute({2, 0, 1, 3}).reshape({3, -1}));
+    method->named_parameters()["embedding"].copy_(join_prefix_slices(slices));
   }
   tasks::Batch batch = two_rows(9);
   batch.input_ids = ref.at("input_ids");
