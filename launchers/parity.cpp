@@ -162,6 +162,7 @@ tasks::Batch peft_batch(const TensorFile& file, const std::string& path, const s
     } else if (flavour == "seqcls") {
       r.label = labels[b].item<int64_t>();
     }
+    if (file.count("task_ids")) r.task_id = file.at("task_ids").to(at::kLong)[b].item<int64_t>();  // MPT
     if (n > 0) tasks::prepend_soft_tokens(r, n, placeholder);
     rendered.push_back(std::move(r));
   }

@@ -106,4 +106,25 @@ void Method::load_state(const std::string& path) {
   import_state(io::load_safetensors(path), path);
 }
 
+at::Tensor batch_task_ids(const tasks::Batch& batch, int64_t num_tasks, const std::string& where,
+                          const c10::Device& device) {
+  const int64_t rows = batch.size();
+  if (!batch.task_ids.defined()) {
+    PTLAB_CHECK(num_tasks == 1,
+                "{} is {} but the batch carries no task ids; give the task `task_names` and each example its task "
+                "(data.fields.task), or set {} to 1",
+                where, num_tasks, where);
+    return at::zeros({rows}, at::TensorOptions().dtype(at::kLong).device(device));
+  }
+  PTLAB_CHECK(batch.task_ids.dim() == 1 && batch.task_ids.size(0) == rows, "task_ids of shape {} for a batch of {} rows",
+              c10::str(batch.task_ids.sizes()), rows);
+  const at::Tensor ids = batch.task_ids.to(at::kCPU, at::kLong).contiguous();
+  const int64_t* data = ids.data_ptr<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)
+    PTLAB_CHECK(data[r] >= 0 && data[r] < num_tasks,
+                "batch row {} has task id {} but {} is {}; task ids run from 0 to {}", r, data[r], where, num_tasks,
+                num_tasks - 1);
+  return ids.to(device);
+}
+
 }  // namespace ptlab::methods

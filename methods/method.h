@@ -111,4 +111,11 @@ std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& 
 /// input_ids [B, T] (methods that place no virtual tokens); without, the caller sets inputs_embeds.
 models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids);
 
+/// Mixed-task batches: the batch's task ids [B] int64 on `device`, checked against a method with
+/// `num_tasks` per-task prompts. A batch without task ids gets task 0 for every row when num_tasks is 1
+/// and is an Error otherwise; an id outside [0, num_tasks) is an Error naming the row, the id and
+/// `where` (the method's key path, "method.num_tasks").
+at::Tensor batch_task_ids(const tasks::Batch& batch, int64_t num_tasks, const std::string& where,
+                          const c10::Device& device);
+
 }  // namespace ptlab::methods

@@ -37,6 +37,9 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
       target_width = std::max<int64_t>(target_width, static_cast<int64_t>(e.target_ids.size()) +
                                                          (options.eos_id >= 0 ? 1 : 0));
     }
+    PTLAB_CHECK((e.task_id >= 0) == (examples[0].task_id >= 0),
+                "batch row {} {} a task id but row 0 {}; a mixed-task batch needs a task id on every example", i,
+                e.task_id >= 0 ? "has" : "has no", examples[0].task_id >= 0 ? "has one" : "has none");
     const auto n = static_cast<int64_t>(e.all_soft_positions().size());
     PTLAB_CHECK(n == soft, "batch row {} has {} virtual tokens but row 0 has {}; every example of a batch needs the "
                 "same soft slots", i, n, soft);
@@ -46,7 +49,7 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
   std::vector<int64_t> token_labels(any_token_labels ? rows * width : 0, kIgnoreIndex);
   std::vector<int64_t> soft_positions;
   soft_positions.reserve(rows * soft);
-  std::vector<int64_t> labels(rows), mask_positions(rows), lengths(rows);
+  std::vector<int64_t> labels(rows), mask_positions(rows), lengths(rows), task_ids(rows);
   Batch batch;
   for (int64_t r = 0; r < rows; ++r) {
     const auto& e = examples[r];
@@ -61,6 +64,7 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
     labels[r] = e.label;
     mask_positions[r] = e.mask_position;
     lengths[r] = e.length;
+    task_ids[r] = e.task_id;
     batch.num_tokens += e.length;
   }
   batch.input_ids = to_tensor(ids, rows, width);               // [B, T]
@@ -71,6 +75,7 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
   batch.labels = at::tensor(labels, at::kLong);                // [B]
   batch.mask_positions = at::tensor(mask_positions, at::kLong);
   batch.lengths = at::tensor(lengths, at::kLong);
+  if (examples[0].task_id >= 0) batch.task_ids = at::tensor(task_ids, at::kLong);  // [B]
   batch.example_ids = example_ids;
 
   if (any_targets) {

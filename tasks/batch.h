@@ -37,6 +37,9 @@ struct Batch {
   at::Tensor decoder_input_ids;       ///< [B, T_dec] int64; undefined unless the batch has targets
   at::Tensor decoder_attention_mask;  ///< [B, T_dec]
   at::Tensor decoder_labels;          ///< [B, T_dec] (kIgnoreIndex at pads)
+  /// [B] int64: each row's task id (mixed-task batches: each example gets its own task's prompt);
+  /// undefined when the examples carry none (RenderedExample::task_id -1).
+  at::Tensor task_ids;
   std::vector<int64_t> example_ids;   ///< caller's index of each row's example (for predictions)
   int64_t num_tokens = 0;             ///< real tokens in the batch (throughput counts these)
 
@@ -53,7 +56,8 @@ struct CollateOptions {
 };
 
 /// Pads `examples` into one batch. All must have the same number of soft tokens (else an Error naming
-/// the first row that differs); `example_ids` (optional, same size) is copied into the batch.
+/// the first row that differs), and either all or none carry a task id (task_ids); `example_ids`
+/// (optional, same size) is copied into the batch.
 Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions& options,
               const std::vector<int64_t>& example_ids = {});
 

@@ -86,6 +86,15 @@ TaskConfig TaskConfig::decode(config::Reader reader, const config::Origins& orig
     c.metrics = string_or_list(reader, "metric", "a metric name");
     for (const std::string& metric : c.metrics) make_metric(metric, 1, {}, at("metric"));  // unknown -> Error
   }
+  if (reader.has("task_names")) {
+    c.task_names = string_or_list(reader, "task_names", "a task name");
+    PTLAB_CHECK(!c.task_names.empty(), "{}: an empty list; name the tasks of a mixed-task dataset in id order, or "
+                "drop the key", at("task_names"));
+    for (std::size_t i = 0; i < c.task_names.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        PTLAB_CHECK(c.task_names[i] != c.task_names[j], "{}: '{}' is listed twice (ids {} and {}); task names must "
+                    "be distinct", at("task_names"), c.task_names[i], j, i);
+  }
   if (reader.has("data")) c.data = data::DatasetConfig::decode(reader.child("data"), origins);
   reader.finish();
   return c;
@@ -137,6 +146,20 @@ MetricSet Task::make_metrics() const {
   return MetricSet(metric_names(), num_classes(), class_names(), where() + " metric");
 }
 
+int64_t Task::task_id(const data::Example& example) const {
+  const auto& names = config_.task_names;
+  if (names.empty()) return -1;
+  const auto it = example.meta.find("task");
+  PTLAB_CHECK(it != example.meta.end(),
+              "{}: example {} has no task name but {} lists the tasks {}; map its task column with "
+              "data.fields.meta.task",
+              where(), example.source.describe(), "task.task_names", join_names(names));
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == it->second) return static_cast<int64_t>(i);
+  PTLAB_FAIL("{}: example {} is of task '{}'{}, which {} does not list (it has {})", where(), example.source.describe(),
+             it->second, did_you_mean(it->second, names), "task.task_names", join_names(names));
+}
+
 RenderedExample Task::render(const Template& tmpl, const data::Example& example, bool prefix_only,
                              int64_t reserve) const {
   const bool names_special = tmpl.uses(SpecialToken::kBos) || tmpl.uses(SpecialToken::kEos) ||
@@ -158,6 +181,7 @@ RenderedExample Task::render(const Template& tmpl, const data::Example& example,
     throw Error(fmt::format("{} (task max_length {} less {} tokens for the tokenizer's special tokens{})", e.what(),
                             config_.max_length, prefix + suffix + reserve, reserve > 0 ? " and eos" : ""));
   }
+  r.task_id = task_id(example);
   if (prefix == 0 && suffix == 0) return r;
 
   auto moved = [&](int64_t p) { return p < 0 ? p : p + prefix; };

@@ -12,6 +12,8 @@
 //     verbalizers: {linear: {mode: linear_head}}                                         # alternatives
 //     verbalizer_name: null
 //     metric: [accuracy]                    # metrics.h; the type's default when absent
+//     task_names: [sentiment, topic]        # mixed-task data: the tasks in id order, each example's from
+//                                           #   its meta.task (methods with num_tasks > 1 prompt per task)
 //     data: {...}                           # decoded by data::DatasetConfig (framework/data)
 //
 // The task is built for one tokenizer and one backbone kind (models::BackboneInfo):
@@ -59,6 +61,10 @@ struct TaskConfig {
   std::string verbalizer_name;
 
   std::vector<std::string> metrics;  ///< empty: the type's default
+  /// Mixed-task data: the task names in id order. Each example's task is its meta "task" (map the column
+  /// with data.fields.meta.task); its index here becomes RenderedExample::task_id, so methods with
+  /// per-task prompts give every example its own task's prompt. Empty: no task ids.
+  std::vector<std::string> task_names;
   std::optional<data::DatasetConfig> data;
   std::string where = "task";  ///< "task (configs/task/sst2.yaml)"
 
@@ -117,6 +123,10 @@ class Task {
   /// Parses the configured template into template_, or `default_text` when none is configured (empty:
   /// the type needs one; an Error says so).
   void set_template(const std::string& default_text);
+
+  /// The example's index in config().task_names (its meta "task"), or -1 when the task has none. An
+  /// example without a task name or with an unlisted one is an Error.
+  int64_t task_id(const data::Example& example) const;
 
   /// "task sst2" / "task" — the start of messages.
   std::string where() const;

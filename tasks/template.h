@@ -76,6 +76,9 @@ struct RenderedExample {
   std::vector<int64_t> word_starts;
   /// Whether each field was shortened to fit max_length.
   bool truncated = false;
+  /// Mixed-task batches: the index of the example's task in the task's `task_names` (the prompt it gets
+  /// from a method with per-task prompts); -1 when the task has no task ids.
+  int64_t task_id = -1;
 
   /// All soft positions, flattened in template order.
   std::vector<int64_t> all_soft_positions() const;
