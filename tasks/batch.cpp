@@ -38,8 +38,8 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
                                                          (options.eos_id >= 0 ? 1 : 0));
     }
     PTLAB_CHECK((e.task_id >= 0) == (examples[0].task_id >= 0),
-                "batch row {} {} a task id but row 0 {}; a mixed-task batch needs a task id on every example", i,
-                e.task_id >= 0 ? "has" : "has no", examples[0].task_id >= 0 ? "has one" : "has none");
+                "batch row {} {} but row 0 {}; a mixed-task batch needs a task id on every example", i,
+                e.task_id >= 0 ? "has a task id" : "has no task id", examples[0].task_id >= 0 ? "has one" : "has none");
     const auto n = static_cast<int64_t>(e.all_soft_positions().size());
     PTLAB_CHECK(n == soft, "batch row {} has {} virtual tokens but row 0 has {}; every example of a batch needs the "
                 "same soft slots", i, n, soft);

@@ -149,14 +149,16 @@ MetricSet Task::make_metrics() const {
 int64_t Task::task_id(const data::Example& example) const {
   const auto& names = config_.task_names;
   if (names.empty()) return -1;
+  const std::string source = example.source.describe();
+  const std::string which = source.empty() ? std::string("an example") : "example " + source;
   const auto it = example.meta.find("task");
   PTLAB_CHECK(it != example.meta.end(),
-              "{}: example {} has no task name but {} lists the tasks {}; map its task column with "
+              "{}: {} has no task name but {} lists the tasks {}; map its task column with "
               "data.fields.meta.task",
-              where(), example.source.describe(), "task.task_names", join_names(names));
+              where(), which, "task.task_names", join_names(names));
   for (std::size_t i = 0; i < names.size(); ++i)
     if (names[i] == it->second) return static_cast<int64_t>(i);
-  PTLAB_FAIL("{}: example {} is of task '{}'{}, which {} does not list (it has {})", where(), example.source.describe(),
+  PTLAB_FAIL("{}: {} is of task '{}'{}, which {} does not list (it has {})", where(), which,
              it->second, did_you_mean(it->second, names), "task.task_names", join_names(names));
 }
 

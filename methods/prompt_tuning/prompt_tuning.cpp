@@ -81,6 +81,10 @@ PromptTuningConfig PromptTuningConfig::decode(config::Reader reader) {
                 "{}: init file needs a prompt to start from; set {}= a prompt.safetensors or a PEFT adapter directory",
                 c.at("init_file"), c.at("init_file"));
   }
+  c.num_tasks = reader.get<std::optional<int64_t>>("num_tasks", c.num_tasks);
+  PTLAB_CHECK(!c.num_tasks || *c.num_tasks >= 1,
+              "{}: needs at least 1 task (one prompt per task id), got {}; null takes task.task_names' count",
+              c.at("num_tasks"), *c.num_tasks);
   reader.finish();
   return c;
 }
@@ -109,16 +113,25 @@ PromptTuning::PromptTuning(PromptTuningConfig config, const MethodContext& conte
               config_.at("length"), n, info.max_positions, info.model_type);
 
   config_.length = n;
-  const at::Tensor initial = initial_prompt(context);  // [n, d] float32
-  PTLAB_ASSERT(initial.dim() == 2 && initial.size(0) == n && initial.size(1) == info.hidden_size,
+  const std::vector<std::string>& names = context.task.config().task_names;
+  num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
+  PTLAB_CHECK(names.empty() || num_tasks_ == 1 || num_tasks_ == static_cast<int64_t>(names.size()),
+              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} (one prompt per task), 1 (one shared "
+              "prompt) or null",
+              config_.at("num_tasks"), num_tasks_, names.size(), join_names(names), names.size());
+  if (static_cast<int64_t>(names.size()) == num_tasks_) task_names_ = names;
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(context.seed);
+  std::vector<at::Tensor> tasks;
+  for (int64_t t = 0; t < num_tasks_; ++t) tasks.push_back(initial_prompt(context, generator));  // [n, d] each
+  const at::Tensor initial = num_tasks_ == 1 ? tasks[0] : at::cat(tasks, 0);                    // [T * n, d]
+  PTLAB_ASSERT(initial.dim() == 2 && initial.size(0) == num_tasks_ * n && initial.size(1) == info.hidden_size,
                "initial prompt of the wrong shape");
   prompt_ = register_parameter("prompt", initial.to(backbone_->device()).contiguous(), /*requires_grad=*/true);
 }
 
-at::Tensor PromptTuning::initial_prompt(const MethodContext& context) {
+at::Tensor PromptTuning::initial_prompt(const MethodContext& context, at::Generator& generator) {
   const int64_t n = *config_.length;
   const int64_t d = backbone_->info().hidden_size;
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(context.seed);
   switch (config_.init) {
     case PromptInit::kUniform:
       return uniform_prompt(n, d, config_.init_range, generator);
@@ -170,7 +183,13 @@ models::BackboneInput PromptTuning::prompt(const tasks::Batch& batch) {
   const at::Device device = backbone_->device();
   const at::Tensor embeds = backbone_->embed(batch.input_ids.to(device));  // [B, T, d], backbone dtype
   const int64_t d = embeds.size(2);
-  const at::Tensor rows_embeds = prompt_.to(embeds.scalar_type()).unsqueeze(0).expand({rows, n, d});  // [B, n, d]
+  at::Tensor rows_embeds;  // [B, n, d]: each row's task's prompt
+  if (num_tasks_ == 1 && !batch.task_ids.defined()) {
+    rows_embeds = prompt_.to(embeds.scalar_type()).unsqueeze(0).expand({rows, n, d});
+  } else {
+    const at::Tensor tasks = batch_task_ids(batch, num_tasks_, config_.at("num_tasks"), device);  // [B]
+    rows_embeds = prompt_.to(embeds.scalar_type()).view({num_tasks_, n, d}).index_select(0, tasks);
+  }
   const at::Tensor index = batch.soft_positions.to(device).unsqueeze(2).expand({rows, n, d});         // [B, n, d]
   // Placement by scatter works for any soft positions (front, infix, several groups). Measured on this
   // 2-core CPU for B=16, T=256, d=1024, n=20: 2-5 ms forward + backward, against 2-4 ms for PEFT's
@@ -181,8 +200,9 @@ models::BackboneInput PromptTuning::prompt(const tasks::Batch& batch) {
   return input;
 }
 
-at::Tensor PromptTuning::peft_prompt_embeddings() const {
-  const at::Tensor trained = prompt_.detach().to(at::kCPU, at::kFloat);  // [n, d]
+at::Tensor PromptTuning::peft_prompt_embeddings(int64_t task) const {
+  PTLAB_ASSERT(task >= 0 && task < num_tasks_, "task {} of {}", task, num_tasks_);
+  const at::Tensor trained = task_prompt(task).detach().to(at::kCPU, at::kFloat);  // [n, d]
   if (!backbone_->info().is_encoder_decoder) return trained.clone();
   return at::cat({trained, at::zeros_like(trained)}, 0);  // [2n, d]: the decoder half PEFT leaves unused
 }

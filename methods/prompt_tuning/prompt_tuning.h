@@ -12,6 +12,7 @@
 //                            #   beyond the vocabulary) = all
 //     init_text: null        # text: the words whose embeddings start the prompt
 //     init_file: null        # file: a ptlab prompt.safetensors or a PEFT adapter directory
+//     num_tasks: 1           # mixed-task batches: one prompt per task id (null: one per task.task_names)
 //
 // Where the virtual tokens go. A template with {soft:N} groups decides: the prompt's rows fill the soft
 // positions in template order (rows 0..N1-1 the first group, and so on), so prefix, infix and suffix
@@ -28,7 +29,14 @@
 // after), file (transfer: a prompt saved before). Random draws use a CPU generator seeded with the run's
 // seed, so every rank of a data-parallel trial starts from the same prompt.
 //
-// Parameter: "prompt" [n, d] float32 on the backbone's device (export_state() / prompt.safetensors hold it
+// Mixed-task batches. With num_tasks T > 1 every task has its own n-token prompt and each batch row gets
+// the prompt of its task id (Batch::task_ids, from the task's `task_names`), so one run trains and
+// serves T tasks in one batch; PEFT's prompt tuning has one prompt per adapter. Each task's prompt is
+// initialised as a single prompt would be (random inits draw task after task from the one seeded
+// generator; text, class_label and file give every task the same start). The PEFT export writes one
+// adapter per task (dir/adapter/<task name>/), each loadable by PEFT on its own.
+//
+// Parameter: "prompt" [T * n, d] float32 (rows t*n .. t*n+n-1: task t; T = 1 is [n, d]) on the backbone's device (export_state() / prompt.safetensors hold it
 // under that name); it is cast to the backbone's dtype (bf16 on GPU) where it enters the embeddings.
 //
 // Encoder-decoder models (T5). PEFT allocates n * 2 rows for SEQ_2_SEQ_LM (num_transformer_submodules 2)
@@ -65,11 +73,13 @@ struct PromptTuningConfig {
   int64_t sample_top_k = 5000;
   std::optional<std::string> init_text;
   std::optional<std::string> init_file;
+  std::optional<int64_t> num_tasks = 1;  ///< nullopt: the task's task_names count (1 when it has none)
   std::string where = "method";  ///< the key path of the mapping, for messages ("method")
 
   /// Decodes the `method:` mapping (its `name` is accepted and ignored) and calls reader.finish(). Errors
   /// name the key path: length < 1, an unknown init (with did-you-mean), init_range / init_std <= 0,
-  /// sample_top_k < 0, init text without init_text or with an empty one, init file without init_file.
+  /// sample_top_k < 0, init text without init_text or with an empty one, init file without init_file,
+  /// num_tasks < 1.
   static PromptTuningConfig decode(config::Reader reader);
 
   /// "method.length" for key "length".
@@ -93,30 +103,38 @@ class PromptTuning final : public Method {
   models::BackboneInput prompt(const tasks::Batch& batch) override;
 
   const PromptTuningConfig& config() const { return config_; }
-  /// n, the number of virtual tokens.
-  int64_t length() const { return prompt_.size(0); }
-  /// The parameter [n, d] float32.
+  /// n, the number of virtual tokens (of each task).
+  int64_t length() const { return prompt_.size(0) / num_tasks_; }
+  /// T, the number of per-task prompts (1 unless num_tasks says otherwise).
+  int64_t num_tasks() const { return num_tasks_; }
+  /// The parameter [T * n, d] float32 (task t: rows t*n .. t*n+n-1).
   const at::Tensor& prompt_embeddings() const { return prompt_; }
+  /// Task t's prompt [n, d] (a view of the parameter).
+  at::Tensor task_prompt(int64_t t) const { return prompt_.narrow(0, t * length(), length()); }
   /// The ids whose embeddings started the prompt (text init), else empty.
   const std::vector<int64_t>& init_token_ids() const { return init_token_ids_; }
-  /// PEFT's prompt_embeddings table [n * S, d] float32 on the CPU: S = 2 for encoder-decoder backbones
-  /// (the decoder half zero, unused by PEFT's prompt tuning), else 1. For io::export_peft_prompt_adapter.
-  at::Tensor peft_prompt_embeddings() const;
+  /// PEFT's prompt_embeddings table [n * S, d] float32 on the CPU of task `task`'s prompt: S = 2 for
+  /// encoder-decoder backbones (the decoder half zero, unused by PEFT's prompt tuning), else 1. For
+  /// io::export_peft_prompt_adapter.
+  at::Tensor peft_prompt_embeddings(int64_t task = 0) const;
 
   /// Writes dir/adapter: a PEFT PROMPT_TUNING adapter of the prompt (prompt_tuning_peft.cpp), loadable by
-  /// PeftModel.from_pretrained on the same base model.
+  /// PeftModel.from_pretrained on the same base model; with T > 1 one per task, dir/adapter/<task name>.
   void save_exports(const std::string& dir) override;
   /// A prompt.safetensors, or a PEFT prompt-tuning adapter directory (its first n rows: the encoder's for
-  /// seq2seq). A prompt of another shape is an Error naming both shapes.
+  /// seq2seq; T = 1 only). A prompt of another shape is an Error naming both shapes.
   void load_state(const std::string& path) override;
 
  private:
-  at::Tensor initial_prompt(const MethodContext& context);  // [n, d] float32; sets init_token_ids_
+  // One task's initial prompt [n, d] float32; sets init_token_ids_.
+  at::Tensor initial_prompt(const MethodContext& context, at::Generator& generator);
 
   PromptTuningConfig config_;
   models::Backbone* backbone_;
   std::vector<int64_t> init_token_ids_;
-  at::Tensor prompt_;  // [n, d] float32, registered as "prompt"
+  int64_t num_tasks_ = 1;
+  std::vector<std::string> task_names_;  // the task's task_names when there are num_tasks_ of them
+  at::Tensor prompt_;  // [T * n, d] float32, registered as "prompt"
 };
 
 }  // namespace ptlab::methods

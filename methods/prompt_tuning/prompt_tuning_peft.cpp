@@ -35,8 +35,17 @@ void PromptTuning::save_exports(const std::string& dir) {
       break;
     default: c.prompt_tuning_init = "RANDOM"; break;
   }
-  adapter.prompt_embeddings = peft_prompt_embeddings();  // [n * S, d]
-  io::export_peft_prompt_adapter((fs::path(dir) / "adapter").string(), adapter);
+  if (num_tasks_ == 1) {
+    adapter.prompt_embeddings = peft_prompt_embeddings();  // [n * S, d]
+    io::export_peft_prompt_adapter((fs::path(dir) / "adapter").string(), adapter);
+    return;
+  }
+  // PEFT's prompt tuning holds one prompt per adapter: one adapter per task.
+  for (int64_t t = 0; t < num_tasks_; ++t) {
+    adapter.prompt_embeddings = peft_prompt_embeddings(t);
+    const std::string name = task_names_.empty() ? "task" + std::to_string(t) : task_names_[t];
+    io::export_peft_prompt_adapter((fs::path(dir) / "adapter" / name).string(), adapter);
+  }
 }
 
 void PromptTuning::load_state(const std::string& path) {
@@ -44,6 +53,10 @@ void PromptTuning::load_state(const std::string& path) {
     Method::load_state(path);
     return;
   }
+  PTLAB_CHECK(num_tasks_ == 1,
+              "{}: a PEFT prompt-tuning adapter holds one prompt but {} is {}; load a prompt.safetensors of this "
+              "method, or one task's adapter with num_tasks 1",
+              path, config_.at("num_tasks"), num_tasks_);
   io::PeftPromptAdapter adapter = io::import_peft_prompt_adapter(path);
   const at::Tensor& table = adapter.prompt_embeddings;  // [n * S, d]
   const int64_t n = adapter.config.num_virtual_tokens;

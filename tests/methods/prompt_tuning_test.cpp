@@ -363,6 +363,92 @@ TEST(PromptTuning, GradientsReachOnlyThePrompt) {
   }
 }
 
+// Mixed-task batches: num_tasks 2 gives each row its own task's prompt, so a batch mixing the tasks gives
+// each example exactly what it gets alone.
+TEST(PromptTuning, MixedTaskBatchGivesEachExampleItsTasksPrompt) {
+  PTLAB_METHOD_FIXTURE(f, "gpt2",
+                       "{type: classification, template: '{text_a} It was {mask}.', task_names: [sentiment, topic], "
+                       "verbalizer: {label_words: {negative: [bad], positive: [good]}}}");
+  auto method = testing::make_method_from("{name: prompt_tuning, length: 4, init: normal, num_tasks: null}", *f.context);
+  auto& pt = as_prompt_tuning(*method);
+  ASSERT_EQ(pt.num_tasks(), 2);
+  ASSERT_EQ(pt.length(), 4);
+  EXPECT_THAT(pt.prompt_embeddings().sizes(), ElementsAre(8, 64));
+  EXPECT_FALSE(at::equal(pt.task_prompt(0), pt.task_prompt(1)));  // each task draws its own prompt
+
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"a good film", "sentiment"}, {"the plot was rather dull and slow", "topic"}, {"fun", "topic"}};
+  tasks::Objective objective(*f.task, f.backbone().info());
+  auto encode = [&](const std::vector<std::pair<std::string, std::string>>& texts) {
+    std::vector<tasks::RenderedExample> rendered;
+    for (const auto& [text, task] : texts) {
+      data::Example example;
+      example.text_a = text;
+      example.label_name = "positive";
+      example.meta["task"] = task;
+      tasks::RenderedExample r = f.task->encode(example, tasks::Purpose::kTrain);
+      tasks::prepend_soft_tokens(r, method->front_soft_tokens(f.task->prompt()),
+                                 tasks::Template::placeholder_id(f.tokenizer()));
+      rendered.push_back(std::move(r));
+    }
+    return objective.collate(rendered);
+  };
+  auto loss_of = [&](const tasks::Batch& batch) {
+    at::NoGradGuard no_grad;
+    models::BackboneInput in = method->prompt(batch);
+    objective.request(batch, in);
+    return objective.loss(f.backbone().forward(in), batch).item<double>();
+  };
+  const tasks::Batch mixed = encode(rows);
+  ASSERT_TRUE(mixed.task_ids.defined());
+  EXPECT_TRUE(at::equal(mixed.task_ids, at::tensor(std::vector<int64_t>{0, 1, 1}, at::kLong)));
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor embeds = method->prompt(mixed).inputs_embeds;
+    for (int64_t b = 0; b < 3; ++b)
+      EXPECT_TRUE(at::equal(embeds[b].narrow(0, 0, 4), pt.task_prompt(mixed.task_ids[b].item<int64_t>())))
+          << "row " << b;
+  }
+  double alone = 0;
+  for (const auto& row : rows) alone += loss_of(encode({row})) / 3.0;
+  EXPECT_NEAR(loss_of(mixed), alone, 1e-5 * std::abs(alone));
+  // The task decides: the same texts all as `sentiment` score differently.
+  EXPECT_GT(std::abs(loss_of(encode({{rows[0].first, "sentiment"}, {rows[1].first, "sentiment"},
+                                     {rows[2].first, "sentiment"}})) - loss_of(mixed)), 1e-4);
+
+  // Bad inputs: an unknown task name, a batch without task ids, an id out of range, num_tasks 0.
+  EXPECT_THAT(testing::error_of([&] { encode({{"a", "sentimnt"}}); }),
+              HasSubstr("task test: an example is of task 'sentimnt' (did you mean sentiment?), which task.task_names "
+                        "does not list (it has sentiment, topic)"));
+  tasks::Batch bare = mixed;
+  bare.task_ids = at::Tensor();
+  EXPECT_THAT(testing::error_of([&] { method->prompt(bare); }),
+              HasSubstr("method.num_tasks is 2 but the batch carries no task ids"));
+  tasks::Batch wrong = mixed;
+  wrong.task_ids = at::tensor(std::vector<int64_t>{0, 2, 1}, at::kLong);
+  EXPECT_EQ(testing::error_of([&] { method->prompt(wrong); }),
+            "batch row 1 has task id 2 but method.num_tasks is 2; task ids run from 0 to 1");
+  EXPECT_THAT(testing::error_of([] { decode("{name: prompt_tuning, num_tasks: 0}"); }),
+              HasSubstr("method.num_tasks: needs at least 1 task"));
+  EXPECT_THAT(testing::error_of([&] {
+                testing::make_method_from("{name: prompt_tuning, length: 4, num_tasks: 3}", *f.context);
+              }),
+              HasSubstr("method.num_tasks: is 3 but task.task_names lists 2 tasks (sentiment, topic)"));
+
+  // One PEFT adapter per task, named by the task.
+  const auto dir = std::filesystem::temp_directory_path() / "ptlab_pt_mixed_export";
+  std::filesystem::remove_all(dir);
+  method->save_exports(dir.string());
+  EXPECT_TRUE(std::filesystem::exists(dir / "adapter" / "sentiment" / "adapter_model.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "adapter" / "topic" / "adapter_config.json"));
+  auto single = testing::make_method_from("{name: prompt_tuning, length: 4, init: normal}", *f.context);
+  single->load_state((dir / "adapter" / "topic").string());
+  EXPECT_TRUE(at::equal(as_prompt_tuning(*single).prompt_embeddings(), pt.task_prompt(1)));
+  EXPECT_THAT(testing::error_of([&] { method->load_state((dir / "adapter" / "topic").string()); }),
+              HasSubstr("a PEFT prompt-tuning adapter holds one prompt but method.num_tasks is 2"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PromptTuning, EncoderDecoderAndBertInputs) {
   {
     PTLAB_METHOD_FIXTURE(f, "t5", testing::kLmTask);

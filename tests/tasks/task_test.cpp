@@ -2,6 +2,7 @@
 
 #include "framework/config/compose.h"
 #include "framework/data/dataset.h"
+#include "tasks/batch.h"
 #include "tests/tasks/tasks_test_support.h"
 
 #include <gmock/gmock.h>
@@ -95,6 +96,46 @@ TEST(TaskConfig, Errors) {
   EXPECT_THAT(error_of([] { decode("{verbalizer: {mode: mlm, label_words: {a: x}, reduce: mean}}"); }),
               HasSubstr("unknown key 'task.verbalizer.reduce'"));
   EXPECT_THAT(error_of([] { decode("{verbalizers: {v: {mode: nope}}}"); }), HasSubstr("task.verbalizers.v.mode"));
+  EXPECT_THAT(error_of([] { decode("{task_names: []}"); }),
+              HasSubstr("task.task_names (from configs/task/test.yaml): an empty list"));
+  EXPECT_THAT(error_of([] { decode("{task_names: [a, b, a]}"); }),
+              HasSubstr("'a' is listed twice (ids 0 and 2); task names must be distinct"));
+}
+
+// Mixed-task data: task_names + each example's meta.task give the rendered example its task id, and a
+// batch carries them (all rows or none).
+TEST(TaskConfig, TaskNamesGiveEachExampleItsTaskId) {
+  EXPECT_THAT(decode("{task_names: [nli, sentiment]}").task_names, ElementsAre("nli", "sentiment"));
+  const text::Tokenizer* tokenizer = testing::shared_tokenizer(testing::kGpt2);
+  if (tokenizer == nullptr) GTEST_SKIP() << "../shared not found: " << testing::shared_path(testing::kGpt2);
+  const auto task = make_task(decode("{template: '{text_a} {mask}', task_names: [nli, sentiment], "
+                                     "verbalizer: {label_words: {neg: bad, pos: good}}}"),
+                              *tokenizer, decoder_only());
+  data::Example e;
+  e.text_a = "a b";
+  e.label_name = "pos";
+  e.meta["task"] = "sentiment";
+  const RenderedExample sentiment = task->encode(e, Purpose::kTrain);
+  EXPECT_EQ(sentiment.task_id, 1);
+  e.meta["task"] = "nli";
+  const RenderedExample nli = task->encode(e, Purpose::kTrain);
+  EXPECT_EQ(nli.task_id, 0);
+  const Batch batch = collate({sentiment, nli, sentiment}, CollateOptions{});
+  ASSERT_TRUE(batch.task_ids.defined());
+  EXPECT_TRUE(at::equal(batch.task_ids, at::tensor(std::vector<int64_t>{1, 0, 1}, at::kLong)));
+  e.meta.erase("task");
+  EXPECT_THAT(error_of([&] { task->encode(e, Purpose::kTrain); }),
+              HasSubstr("an example has no task name but task.task_names lists the tasks nli, sentiment; map its "
+                        "task column with data.fields.meta.task"));
+  RenderedExample bare = nli;
+  bare.task_id = -1;
+  EXPECT_THAT(error_of([&] { collate({nli, bare}, CollateOptions{}); }),
+              HasSubstr("batch row 1 has no task id but row 0 has one; a mixed-task batch needs a task id on every "
+                        "example"));
+  const auto plain = make_task(decode("{template: '{text_a} {mask}', verbalizer: {label_words: {neg: bad, pos: good}}}"),
+                               *tokenizer, decoder_only());
+  EXPECT_EQ(plain->encode(e, Purpose::kTrain).task_id, -1);
+  EXPECT_FALSE(collate({plain->encode(e, Purpose::kTrain)}, CollateOptions{}).task_ids.defined());
 }
 
 TEST(TaskRegistry, HoldsTheBuiltInTypesOnce) {
