@@ -9,7 +9,8 @@
 // Adding a method: one folder methods/<name>/ with its config struct and a subclass of Method, one YAML
 // under configs/method/, one test, and one line in register_builtin_methods() (methods/builtin_methods.cpp).
 // A method with PEFT goldens also gets one entry in launchers/parity_methods.cpp: `ptlab parity` and its
-// PEFT test then replay them (launchers/parity.h).
+// PEFT test then replay them (launchers/parity.h). docs/adding-a-method.md walks through a small method,
+// states what a method may and may not touch, and compiles as part of the tests.
 #pragma once
 
 #include "framework/config/reader.h"
