@@ -78,6 +78,21 @@ ClassificationTask::ClassificationTask(TaskConfig config, const text::Tokenizer&
                 "answer in template {}; pick a template with text before {{mask}} (task.template_name)",
                 where(), scoring_mode_name(v.mode), template_.name());
   verbalizer_ = std::make_unique<Verbalizer>(std::move(v), tokenizer, template_.mask_spacing());
+  if (!config_.task_classes.empty()) {
+    const std::vector<std::string> classes = verbalizer_->class_names();
+    task_class_mask_.assign(config_.task_names.size(), std::vector<bool>(classes.size(), true));
+    for (std::size_t t = 0; t < config_.task_names.size(); ++t) {
+      const auto it = config_.task_classes.find(config_.task_names[t]);
+      if (it == config_.task_classes.end()) continue;
+      task_class_mask_[t].assign(classes.size(), false);
+      for (const std::string& name : it->second) {
+        const int64_t c = verbalizer_->class_index(name);
+        PTLAB_CHECK(c >= 0, "{}: task.task_classes.{} lists '{}'{}, which is not a class of the verbalizer; classes: {}",
+                    where(), it->first, name, did_you_mean(name, classes), join_names(classes));
+        task_class_mask_[t][static_cast<std::size_t>(c)] = true;
+      }
+    }
+  }
 }
 
 RenderedExample ClassificationTask::encode(const data::Example& example, Purpose) const {
@@ -87,6 +102,10 @@ RenderedExample ClassificationTask::encode(const data::Example& example, Purpose
     PTLAB_CHECK(r.label >= 0, "{}: example {} has label '{}', which is not a class of the verbalizer{}; classes: {}",
                 where(), describe_example(example), example.label_name,
                 did_you_mean(example.label_name, verbalizer_->class_names()), join_names(verbalizer_->class_names()));
+    PTLAB_CHECK(task_class_mask_.empty() || task_class_mask_[static_cast<std::size_t>(r.task_id)][r.label],
+                "{}: example {} of task '{}' has label '{}', which task.task_classes.{} does not list", where(),
+                describe_example(example), config_.task_names[static_cast<std::size_t>(r.task_id)], example.label_name,
+                config_.task_names[static_cast<std::size_t>(r.task_id)]);
     if (verbalizer_->mode() == ScoringMode::kGenerate) {  // the text the model learns to produce
       r.target_ids = verbalizer_->word_tokens()[static_cast<std::size_t>(r.label)][0];
       if (tokenizer_->eos_id() >= 0) r.target_ids.push_back(tokenizer_->eos_id());

@@ -3,6 +3,7 @@
 #include "framework/core/error.h"
 
 #include <cmath>
+#include <limits>
 
 namespace ptlab::tasks {
 namespace {
@@ -136,9 +137,23 @@ at::Tensor Objective::class_scores(const models::BackboneOutput& output, const B
     } else {
       pooled = gather_positions(output.last_hidden_state, batch.read_positions);  // [B, d]
     }
-    return head_->forward(pooled);  // [B, C] float32
+    return mask_other_tasks(head_->forward(pooled), batch);  // [B, C] float32
   }
-  return verbalizer.class_scores(output.logits);  // logits [B, 1, V'] -> [B, C]
+  return mask_other_tasks(verbalizer.class_scores(output.logits), batch);  // logits [B, 1, V'] -> [B, C]
+}
+
+at::Tensor Objective::mask_other_tasks(const at::Tensor& scores, const Batch& batch) const {
+  const auto& per_task = task_->task_class_mask();
+  if (per_task.empty()) return scores;
+  PTLAB_CHECK(batch.task_ids.defined(), "task {}: task.task_classes needs a task id on every example",
+              task_->name());
+  const auto tasks = static_cast<int64_t>(per_task.size()), classes = scores.size(1);
+  std::vector<uint8_t> flat;
+  for (const auto& row : per_task) flat.insert(flat.end(), row.begin(), row.end());
+  PTLAB_ASSERT(static_cast<int64_t>(flat.size()) == tasks * classes, "task class mask of the wrong size");
+  const at::Tensor allowed = at::tensor(flat, at::kBool).view({tasks, classes}).to(scores.device());  // [T, C]
+  const at::Tensor rows = allowed.index_select(0, batch.task_ids.to(scores.device()));                // [B, C]
+  return scores.masked_fill(rows.logical_not(), -std::numeric_limits<float>::infinity());
 }
 
 at::Tensor Objective::tag_scores(const models::BackboneOutput& output, const Batch& batch) const {

@@ -77,6 +77,8 @@ class Objective {
  private:
   /// Class scores [B, C] float32.
   at::Tensor class_scores(const models::BackboneOutput& output, const Batch& batch) const;
+  // scores [B, C] with -inf where a row's task does not score the class (task.task_classes).
+  at::Tensor mask_other_tasks(const at::Tensor& scores, const Batch& batch) const;
   /// token_classification: tag scores [B, T, C] float32.
   at::Tensor tag_scores(const models::BackboneOutput& output, const Batch& batch) const;
 

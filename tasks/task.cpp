@@ -95,6 +95,18 @@ TaskConfig TaskConfig::decode(config::Reader reader, const config::Origins& orig
         PTLAB_CHECK(c.task_names[i] != c.task_names[j], "{}: '{}' is listed twice (ids {} and {}); task names must "
                     "be distinct", at("task_names"), c.task_names[i], j, i);
   }
+  if (reader.has("task_classes")) {
+    config::Reader classes = reader.child("task_classes");
+    PTLAB_CHECK(!c.task_names.empty(), "{}: per-task classes need task.task_names (the tasks in id order)",
+                at("task_classes"));
+    for (const std::string& name : classes.keys()) {
+      PTLAB_CHECK(std::find(c.task_names.begin(), c.task_names.end(), name) != c.task_names.end(),
+                  "{}: '{}'{} is not in task.task_names ({})", at("task_classes." + name), name,
+                  did_you_mean(name, c.task_names), join_names(c.task_names));
+      c.task_classes[name] = string_or_list(classes, name, "a class name");
+      PTLAB_CHECK(!c.task_classes[name].empty(), "{}: a task needs at least one class", at("task_classes." + name));
+    }
+  }
   if (reader.has("data")) c.data = data::DatasetConfig::decode(reader.child("data"), origins);
   reader.finish();
   return c;

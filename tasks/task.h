@@ -14,6 +14,8 @@
 //     metric: [accuracy]                    # metrics.h; the type's default when absent
 //     task_names: [sentiment, topic]        # mixed-task data: the tasks in id order, each example's from
 //                                           #   its meta.task (methods with num_tasks > 1 prompt per task)
+//     task_classes: {sentiment: [negative, positive], topic: [food, film]}   # classification: the classes
+//                                           #   each task scores over (others -inf); unlisted tasks: all
 //     data: {...}                           # decoded by data::DatasetConfig (framework/data)
 //
 // The task is built for one tokenizer and one backbone kind (models::BackboneInfo):
@@ -65,6 +67,9 @@ struct TaskConfig {
   /// with data.fields.meta.task); its index here becomes RenderedExample::task_id, so methods with
   /// per-task prompts give every example its own task's prompt. Empty: no task ids.
   std::vector<std::string> task_names;
+  /// Mixed-task classification: the classes each task scores over, by task name (every other class gets
+  /// score -inf for that task's examples, in the loss and in predictions). Tasks not listed score all.
+  std::map<std::string, std::vector<std::string>> task_classes;
   std::optional<data::DatasetConfig> data;
   std::string where = "task";  ///< "task (configs/task/sst2.yaml)"
 
@@ -91,6 +96,13 @@ class Task {
   const text::Tokenizer& tokenizer() const { return *tokenizer_; }
   /// The classification verbalizer; nullptr for the other types.
   const Verbalizer* verbalizer() const { return verbalizer_.get(); }
+  /// Mixed-task classification: per task id, whether each class (class-index order) is scored for that
+  /// task's examples (task_classes); empty when every task scores every class.
+  const std::vector<std::vector<bool>>& task_class_mask() const { return task_class_mask_; }
+
+  /// The example's index in config().task_names (its meta "task"), or -1 when the task has none. An
+  /// example without a task name or with an unlisted one is an Error.
+  int64_t task_id(const data::Example& example) const;
 
   /// The class (or tag) names, in class-index order. Empty for generation and lm, and for
   /// token_classification until its tag set is known.
@@ -124,10 +136,6 @@ class Task {
   /// the type needs one; an Error says so).
   void set_template(const std::string& default_text);
 
-  /// The example's index in config().task_names (its meta "task"), or -1 when the task has none. An
-  /// example without a task name or with an unlisted one is an Error.
-  int64_t task_id(const data::Example& example) const;
-
   /// "task sst2" / "task" — the start of messages.
   std::string where() const;
 
@@ -136,6 +144,7 @@ class Task {
   models::BackboneInfo backbone_;
   Template template_;
   std::unique_ptr<Verbalizer> verbalizer_;
+  std::vector<std::vector<bool>> task_class_mask_;  // [task][class]; empty: all classes for every task
   std::vector<int64_t> special_prefix_, special_suffix_;  // the tokenizer's single-sequence template
 };
 

@@ -23,6 +23,8 @@ struct TaskSizes {
 
 /// The labeled tasks, in the order they are written.
 inline constexpr std::array<std::string_view, 4> kTaskNames = {"sentiment2", "sentiment5", "topic", "entailment"};
+/// The tasks of multitask/ (mixed-task data: both in one file with a task column), in task-id order.
+inline constexpr std::array<const char*, 2> kMultitaskTasks = {"sentiment2", "topic"};
 /// The splits of each task, in order.
 inline constexpr std::array<std::string_view, 3> kSplitNames = {"train", "dev", "test"};
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string_view>
 #include <unordered_set>
 
@@ -101,10 +102,12 @@ void write_corpus(const SyntheticConfig& config, const std::string& out_dir, Man
   m.files.push_back(commit(file, "corpus.txt", tokens));
 }
 
-void write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::string& out_dir, Manifest& m,
-                std::unordered_set<uint64_t>& held) {
+using Splits = std::array<std::vector<Example>, 3>;
+
+Splits write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::string& out_dir, Manifest& m,
+                  std::unordered_set<uint64_t>& held) {
   make_folder(out_dir + "/" + spec.name);
-  auto splits = generate_task(lexicon(), spec.name, config.sizes(spec.name), config.seed);
+  Splits splits = generate_task(lexicon(), spec.name, config.sizes(spec.name), config.seed);
   for (std::size_t s = 1; s < splits.size(); ++s)  // dev and test
     for (const Example& ex : splits[s]) {
       held.insert(fnv1a64(ex.text1));
@@ -128,6 +131,40 @@ void write_task(const SyntheticConfig& config, const TaskSpec& spec, const std::
       ++record.label_counts[static_cast<std::size_t>(ex.label)];
     }
     record.examples = static_cast<int64_t>(splits[s].size());
+    AtomicFile file(out_dir + "/" + relative);
+    file.write(text);
+    m.files.push_back(commit(file, relative, record.tokens));
+    m.splits.push_back(std::move(record));
+  }
+  return splits;
+}
+
+// multitask/: sentiment2 and topic in one file per split (columns task, sentence, label), the rows of the
+// two tasks alternating — the mixed-task data of configs/task/synthetic_multitask.yaml. Its label counts
+// are by class of kMultitaskLabels.
+void write_multitask(const std::map<std::string, Splits>& by_task, const std::string& out_dir, Manifest& m) {
+  make_folder(out_dir + "/multitask");
+  std::vector<std::string> labels;
+  for (const char* task : kMultitaskTasks)
+    for (const std::string& label : task_spec(task).labels) labels.push_back(label);
+  for (std::size_t s = 0; s < kSplitNames.size(); ++s) {
+    const std::string relative = "multitask/" + std::string(kSplitNames[s]) + ".tsv";
+    SplitRecord record{"multitask", std::string(kSplitNames[s]), relative, 0, 0, std::vector<int64_t>(labels.size(), 0)};
+    std::string text = "task\tsentence\tlabel\n";
+    const auto& a = by_task.at(kMultitaskTasks[0])[s];
+    const auto& b = by_task.at(kMultitaskTasks[1])[s];
+    const std::size_t rows = std::max(a.size(), b.size());
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (int t = 0; t < 2; ++t) {
+        const auto& examples = t == 0 ? a : b;
+        if (i >= examples.size()) continue;
+        const std::string& label = task_spec(kMultitaskTasks[t]).labels[static_cast<std::size_t>(examples[i].label)];
+        text += std::string(kMultitaskTasks[t]) + "\t" + examples[i].text1 + "\t" + label + "\n";
+        record.tokens += count_words(examples[i].text1);
+        ++record.label_counts[static_cast<std::size_t>(std::find(labels.begin(), labels.end(), label) - labels.begin())];
+        ++record.examples;
+      }
+    }
     AtomicFile file(out_dir + "/" + relative);
     file.write(text);
     m.files.push_back(commit(file, relative, record.tokens));
@@ -175,7 +212,9 @@ WriteReport write_synthetic(const SyntheticConfig& config, const std::string& ou
   m.config = config;
   // The tasks first: the corpus leaves out their dev and test sentences.
   std::unordered_set<uint64_t> held;
-  for (const auto& spec : task_specs()) write_task(config, spec, out_dir, m, held);
+  std::map<std::string, Splits> by_task;
+  for (const auto& spec : task_specs()) by_task[spec.name] = write_task(config, spec, out_dir, m, held);
+  write_multitask(by_task, out_dir, m);
   const auto corpus_start = Clock::now();
   write_corpus(config, out_dir, m, held);
   report.corpus_seconds = seconds_since(corpus_start);

@@ -93,6 +93,7 @@ TEST(WriteSynthetic, WritesEveryFileWithTheConfiguredSizes) {
                              "tokenizer/tokenizer_config.json", "tokenizer/special_tokens_map.json"};
   for (auto task : kTaskNames)
     for (auto split_name : kSplitNames) want.insert(std::string(task) + "/" + std::string(split_name) + ".tsv");
+  for (auto split_name : kSplitNames) want.insert("multitask/" + std::string(split_name) + ".tsv");
   EXPECT_EQ(names, want);  // and no temporary files left behind
 
   EXPECT_EQ(lines_of(files["corpus.txt"]).size(), 3000u);
@@ -121,8 +122,35 @@ TEST(WriteSynthetic, WritesEveryFileWithTheConfiguredSizes) {
     }
   }
   EXPECT_TRUE(is_complete(w.dir, w.config));
-  EXPECT_EQ(w.report.manifest.files.size(), 16u);
+  EXPECT_EQ(w.report.manifest.files.size(), 19u);  // + multitask/{train,dev,test}.tsv
   EXPECT_GT(w.report.manifest.corpus_tokens, 3000 * 8);
+}
+
+// multitask/ holds sentiment2 and topic, row for row as in their own files, alternating, with a task column.
+TEST(WriteSynthetic, MultitaskMixesSentimentAndTopicRowForRow) {
+  Written w(small_config(), "multitask");
+  for (std::string_view split_name : kSplitNames) {
+    const auto mixed = lines_of(read(w.dir + "/multitask/" + std::string(split_name) + ".tsv"));
+    const auto sentiment = lines_of(read(w.dir + "/sentiment2/" + std::string(split_name) + ".tsv"));
+    const auto topic = lines_of(read(w.dir + "/topic/" + std::string(split_name) + ".tsv"));
+    ASSERT_EQ(mixed.at(0), "task\tsentence\tlabel");
+    ASSERT_EQ(mixed.size(), sentiment.size() + topic.size() - 1) << split_name;
+    std::size_t next_sentiment = 1, next_topic = 1;
+    for (std::size_t i = 1; i < mixed.size(); ++i) {
+      const auto cols = split(mixed[i], '\t');
+      ASSERT_EQ(cols.size(), 3u) << mixed[i];
+      const std::string row = cols[1] + "\t" + cols[2];
+      if (i % 2 == 1 && next_sentiment < sentiment.size()) {
+        EXPECT_EQ(cols[0], "sentiment2");
+        EXPECT_EQ(row, sentiment[next_sentiment++]);
+      } else {
+        EXPECT_EQ(cols[0], "topic");
+        EXPECT_EQ(row, topic[next_topic++]);
+      }
+    }
+    EXPECT_EQ(next_sentiment, sentiment.size());
+    EXPECT_EQ(next_topic, topic.size());
+  }
 }
 
 TEST(WriteSynthetic, TheCorpusNeverStatesADevOrTestSentence) {
