@@ -148,10 +148,10 @@ at::Tensor Objective::mask_other_tasks(const at::Tensor& scores, const Batch& ba
   PTLAB_CHECK(batch.task_ids.defined(), "task {}: task.task_classes needs a task id on every example",
               task_->name());
   const auto tasks = static_cast<int64_t>(per_task.size()), classes = scores.size(1);
-  std::vector<uint8_t> flat;
+  std::vector<int64_t> flat;
   for (const auto& row : per_task) flat.insert(flat.end(), row.begin(), row.end());
   PTLAB_ASSERT(static_cast<int64_t>(flat.size()) == tasks * classes, "task class mask of the wrong size");
-  const at::Tensor allowed = at::tensor(flat, at::kBool).view({tasks, classes}).to(scores.device());  // [T, C]
+  const at::Tensor allowed = at::tensor(flat, at::kLong).view({tasks, classes}).to(scores.device()).ne(0);  // [T, C]
   const at::Tensor rows = allowed.index_select(0, batch.task_ids.to(scores.device()));                // [B, C]
   return scores.masked_fill(rows.logical_not(), -std::numeric_limits<float>::infinity());
 }

@@ -117,6 +117,59 @@ TEST(TokenClassificationObjective, LossIsTheMeanCrossEntropyOverLabelledTokens) 
   EXPECT_GT(std::abs(objective.loss(output, batch).item<double>() - nll / counted), 1e-3);
 }
 
+// Mixed-task classification: task_classes gives each row's task its own classes; the others get -inf, so
+// the loss is the cross-entropy over the row's task's classes only and predictions stay inside them.
+TEST(ClassificationObjective, TaskClassesRestrictEachRowToItsTasksClasses) {
+  PTLAB_SHARED_TOKENIZER(bert, testing::kBert);
+  static config::Origins origins;
+  YAML::Node node = YAML::Load(
+      "{type: classification, template: '{cls} {text_a} {sep}', task_names: [two, one], "
+      "task_classes: {two: [x, y], one: [z]}, verbalizer: {mode: linear_head, pooling: pooler, "
+      "label_words: {x: a, y: b, z: c}}}");
+  origins.set_subtree("task", node, "configs/task/test.yaml");
+  auto task =
+      make_task(TaskConfig::decode(config::Reader(node, "task", origins), origins, "test"), bert, encoder_only());
+  ASSERT_EQ(task->task_class_mask().size(), 2u);
+  LinearHead head(2, 3, /*dropout=*/0.0);
+  const at::Tensor weight = at::tensor({1.0, 0.0, 0.0, 1.0, 2.0, 2.0}, at::kFloat).view({3, 2});  // [C, d]
+  {
+    at::NoGradGuard no_grad;
+    head->weight().copy_(weight);
+    head->bias().zero_();
+  }
+  const Objective objective(*task, encoder_only(), head.get());
+  Batch batch;
+  batch.labels = at::tensor({1, 2, 0}, at::kLong);    // y (task two), z (task one), x (task two)
+  batch.task_ids = at::tensor({0, 1, 0}, at::kLong);
+  models::BackboneOutput output;
+  output.pooled = at::tensor({0.5, 1.0, 3.0, -1.0, 2.0, 0.5}, at::kFloat).view({3, 2});  // scores: [x, y, z] = h @ W^T
+  // By hand. Row 0 (task two: x, y): scores 0.5, 1.0 -> -log softmax at y. Row 1 (task one: z only): 0.
+  // Row 2 (task two): scores 2.0, 0.5 -> -log softmax at x.
+  auto nll = [](double gold, double other) { return std::log(std::exp(gold) + std::exp(other)) - gold; };
+  const double expected = (nll(1.0, 0.5) + 0.0 + nll(2.0, 0.5)) / 3.0;
+  EXPECT_NEAR(objective.loss(output, batch).item<double>(), expected, 1e-6);
+  // Unrestricted, row 0 would predict z (score 3.0) and row 2 z (5.0): the mask keeps them to x / y.
+  EXPECT_TRUE(at::equal(objective.predict(output, batch), at::tensor({1, 2, 0}, at::kLong)));
+  batch.task_ids = at::Tensor();
+  EXPECT_THAT(error_of([&] { objective.loss(output, batch); }),
+              HasSubstr("task test: task.task_classes needs a task id on every example"));
+
+  YAML::Node bad = YAML::Load("{task_names: [two], task_classes: {tow: [x]}}");
+  origins.set_subtree("task", bad, "configs/task/test.yaml");
+  EXPECT_THAT(error_of([&] { TaskConfig::decode(config::Reader(bad, "task", origins), origins, "test"); }),
+              HasSubstr("task.task_classes.tow (from configs/task/test.yaml): 'tow' is not in task.task_names (two)"));
+  YAML::Node unknown = YAML::Load(
+      "{type: classification, template: '{text_a} {mask}', task_names: [two], task_classes: {two: [w]}, "
+      "verbalizer: {label_words: {x: a, y: b}}}");
+  origins.set_subtree("task", unknown, "configs/task/test.yaml");
+  EXPECT_THAT(error_of([&] {
+                make_task(TaskConfig::decode(config::Reader(unknown, "task", origins), origins, "test"), bert,
+                          encoder_only());
+              }),
+              HasSubstr("task.task_classes.two lists 'w' (did you mean x or y?), which is not a class of the verbalizer; "
+                        "classes: x, y"));
+}
+
 TEST(TokenClassificationObjective, NeedsAHeadOfTheTagSetsSize) {
   PTLAB_SHARED_TOKENIZER(bert, testing::kBert);
   auto task = token_task(bert, {"a", "b", "c"});
