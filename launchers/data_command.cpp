@@ -33,6 +33,8 @@ constexpr const char* kHelp =
     "  corpus.txt                        unlabeled pretraining corpus, one sentence (or two) per line\n"
     "  <task>/{train,dev,test}.tsv       sentiment2, sentiment5, topic (sentence, label) and\n"
     "                                    entailment (sentence1, sentence2, label); classes balanced\n"
+    "  multitask/{train,dev,test}.tsv    sentiment2 and topic in one file (task, sentence, label),\n"
+    "                                    rows alternating: mixed-task data (task=synthetic_multitask)\n"
     "  tokenizer/                        word-level tokenizer.json, tokenizer_config.json,\n"
     "                                    special_tokens_map.json (loadable by transformers)\n"
     "  manifest.json                     config, sizes, label counts, token counts, file hashes\n"

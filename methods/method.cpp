@@ -109,6 +109,7 @@ void Method::load_state(const std::string& path) {
 at::Tensor batch_task_ids(const tasks::Batch& batch, int64_t num_tasks, const std::string& where,
                           const c10::Device& device) {
   const int64_t rows = batch.size();
+  if (num_tasks == 1) return at::zeros({rows}, at::TensorOptions().dtype(at::kLong).device(device));  // shared
   if (!batch.task_ids.defined()) {
     PTLAB_CHECK(num_tasks == 1,
                 "{} is {} but the batch carries no task ids; give the task `task_names` and each example its task "

@@ -113,9 +113,9 @@ std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& 
 models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids);
 
 /// Mixed-task batches: the batch's task ids [B] int64 on `device`, checked against a method with
-/// `num_tasks` per-task prompts. A batch without task ids gets task 0 for every row when num_tasks is 1
-/// and is an Error otherwise; an id outside [0, num_tasks) is an Error naming the row, the id and
-/// `where` (the method's key path, "method.num_tasks").
+/// `num_tasks` per-task prompts. With num_tasks 1 every row gets 0 (one prompt shared by all tasks,
+/// whatever ids the batch carries); otherwise a batch without task ids, or an id outside [0, num_tasks),
+/// is an Error naming the row, the id and `where` (the method's key path, "method.num_tasks").
 at::Tensor batch_task_ids(const tasks::Batch& batch, int64_t num_tasks, const std::string& where,
                           const c10::Device& device);
 

@@ -184,7 +184,7 @@ models::BackboneInput PromptTuning::prompt(const tasks::Batch& batch) {
   const at::Tensor embeds = backbone_->embed(batch.input_ids.to(device));  // [B, T, d], backbone dtype
   const int64_t d = embeds.size(2);
   at::Tensor rows_embeds;  // [B, n, d]: each row's task's prompt
-  if (num_tasks_ == 1 && !batch.task_ids.defined()) {
+  if (num_tasks_ == 1) {  // one prompt shared by every task
     rows_embeds = prompt_.to(embeds.scalar_type()).unsqueeze(0).expand({rows, n, d});
   } else {
     const at::Tensor tasks = batch_task_ids(batch, num_tasks_, config_.at("num_tasks"), device);  // [B]

@@ -428,6 +428,14 @@ TEST(PromptTuning, MixedTaskBatchGivesEachExampleItsTasksPrompt) {
   wrong.task_ids = at::tensor(std::vector<int64_t>{0, 2, 1}, at::kLong);
   EXPECT_EQ(testing::error_of([&] { method->prompt(wrong); }),
             "batch row 1 has task id 2 but method.num_tasks is 2; task ids run from 0 to 1");
+  // num_tasks 1 shares one prompt across the tasks of a mixed batch.
+  auto shared = testing::make_method_from("{name: prompt_tuning, length: 4, init: normal, num_tasks: 1}", *f.context);
+  {
+    at::NoGradGuard no_grad;
+    const at::Tensor embeds = shared->prompt(mixed).inputs_embeds;
+    for (int64_t b = 0; b < 3; ++b)
+      EXPECT_TRUE(at::equal(embeds[b].narrow(0, 0, 4), as_prompt_tuning(*shared).prompt_embeddings()));
+  }
   EXPECT_THAT(testing::error_of([] { decode("{name: prompt_tuning, num_tasks: 0}"); }),
               HasSubstr("method.num_tasks: needs at least 1 task"));
   EXPECT_THAT(testing::error_of([&] {
