@@ -187,7 +187,7 @@ PTuning::PTuning(PTuningConfig config, const MethodContext& context)
                 "{}: '{}' is not a file; init file takes a p_tuning prompt.safetensors (a PEFT P_TUNING adapter holds "
                 "only the encoder's output, so it cannot start an encoder)",
                 config_.at("init_file"), path);
-    import_state(io::load_safetensors(path), path);
+    import_state(io::load_safetensors(path), config_.at("init_file") + " (" + path + ")");
   }
 }
 

@@ -321,18 +321,26 @@ TEST(PTuning, MixedTaskBatchGivesEachExampleItsOwnPrompt) {
       }
       return std::make_pair(out.logits.detach(), batch);
     };
-    const auto [mixed, batch] = run(render(f, *method, texts, tasks_of), nullptr);
+    at::Tensor mixed_loss;
+    const auto [mixed, batch] = run(render(f, *method, texts, tasks_of), &mixed_loss);
     ASSERT_TRUE(batch.task_ids.defined());
+    double alone_sum = 0;
     for (std::size_t b = 0; b < texts.size(); ++b) {
       at::Tensor alone_loss;
       const auto [alone, one] = run(render(f, *method, {texts[b]}, {tasks_of[b]}), &alone_loss);
       const int64_t length = one.input_ids.size(1);
       EXPECT_LE(max_abs_diff(mixed[b].narrow(0, 0, length), alone[0]), 1e-4) << "row " << b;
-      // The batch-of-one loss equals the loss of row b computed from the mixed batch's logits.
-      EXPECT_TRUE(std::isfinite(alone_loss.item<double>()));
+      alone_sum += alone_loss.item<double>();
     }
-    // Rows 0 and 3 have the same text but tasks 0 and 1: different prompts, different logits.
+    // The classification loss is the mean over rows: the mixed batch's is the mean of the rows' own losses.
+    const double mean_alone = alone_sum / static_cast<double>(texts.size());
+    EXPECT_NEAR(mixed_loss.item<double>(), mean_alone, 1e-5 * mean_alone);
+    // Rows 0 and 3 have the same text but tasks 0 and 1: different prompts, different logits — and with task
+    // 0 for row 3, another loss than the one above.
     EXPECT_GT(max_abs_diff(mixed[0], mixed[3]), 1e-3);
+    at::Tensor swapped_loss;
+    run(render(f, *method, texts, {0, 2, 1, 0}), &swapped_loss);
+    EXPECT_GT(std::abs(swapped_loss.item<double>() - mixed_loss.item<double>()), 1e-4);
     // Ids outside [0, num_tasks) and a batch without ids are Errors naming the key.
     EXPECT_THAT(error_of([&] { run(render(f, *method, {"a good film"}, {3}), nullptr); }),
                 HasSubstr("batch row 0 has task id 3 but method.num_tasks is 3"));
