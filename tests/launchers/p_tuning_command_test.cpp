@@ -1,6 +1,7 @@
 // p_tuning end to end: `ptlab train` with an LSTM prompt encoder on stories260K + SST-2 from ../shared writes
 // prompt.safetensors (the encoder) and a PEFT P_TUNING adapter (its output), resumes from its checkpoint,
-// and `ptlab eval --from` the run and from the adapter (the frozen output table) give the same accuracy.
+// and `ptlab eval --from` the run and from the adapter (the frozen output table) give the same accuracy;
+// `ptlab bench train --method ptuning` measures its steps.
 #include "tests/launchers/train_support.h"
 
 namespace ptlab::launchers {
@@ -65,6 +66,26 @@ TEST(PTuningCommand, TrainsResumesAndEvaluatesFromItsRunAndItsPeftAdapter) {
   mlp.replace(mlp.find("method.encoder=lstm"), 19, "method.encoder=mlp");
   Result wrong = ptlab("eval " + mlp + " --split dev --from " + run, dir);
   expect_one_line_error(wrong, "holds an lstm encoder");
+}
+
+// `ptlab bench train --method ptuning`: steps with PEFT's prompt encoder in front of the backbone.
+TEST(PTuningCommand, BenchTrainMeasuresPTuningSteps) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string model = std::string(PTLAB_SHARED_DIR) + "/models/stories260K";
+  for (const std::string encoder : {"mlp", "lstm"}) {
+    Result r = ptlab("bench train " + model + " --method ptuning --encoder " + encoder +
+                         " --hidden 16 --batch 2 --seq 16 --prompt 4 --steps 2 --warmup 1 --threads 1 --json",
+                     dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["method"], "ptuning");
+    EXPECT_EQ(j["encoder"], encoder);
+    EXPECT_GT(j["step_ms"].get<double>(), 0.0);
+  }
+  expect_one_line_error(ptlab("bench train " + model + " --method ptuning --encoder gru", dir),
+                        "--encoder is mlp or lstm, got 'gru'");
+  expect_one_line_error(ptlab("bench train " + model + " --encoder lstm", dir), "add --method ptuning");
 }
 
 }  // namespace
