@@ -28,17 +28,23 @@
 // [T * S * P, d] table (T = 1 is PEFT's).
 //
 // The encoder runs over the P rows of a task jointly, as one sequence in template order (the LSTM reads it
-// both ways), giving the prompt [P, d]; like PEFT it runs once per batch row (see prompt()). Where it goes (hook point 1): a template with {soft:N} groups
-// decides — output row i fills soft position i in template order, so the paper's interleaving of prompt
-// tokens with anchor tokens ("{soft:3} {text_a} {soft:3} It was {mask}.") is one rule with prefix prompts.
+// both ways), giving the prompt [P, d]. Like PEFT's (prompt_encoder(prompt_tokens [B, P])) it runs once per
+// batch row: the same prompt in every row, computed in PEFT's floating-point order — AdamW turns rounding in
+// near-zero gradients into visible weight differences, and the PEFT replay compares weights. The encoder is
+// tiny next to the backbone (P rows per example against T tokens through every layer).
+//
+// Where it goes (hook point 1): a template with {soft:N} groups decides — output row i fills soft position
+// i in template order, so the paper's interleaving of prompt tokens with anchor tokens ("{soft:3} {text_a}
+// {soft:3} It was {mask}.") is one rule with prefix prompts (checked against a transformers reference:
+// tests/fixtures/references/make_p_tuning_interleaved_reference.py).
 // A template without slots gets the P tokens in front (front_soft_tokens(); PEFT's layout exactly:
 // [prompt][tokens][pads], attention 1 on the prompt, P ignored labels).
 //
 // Mixed-task batches (num_tasks T > 1): each task has its own P embedding rows and all share the encoder;
 // every batch row gets its task's prompt (methods::batch_task_ids: the task's `task_names` and each
-// example's meta.task). The encoder runs over all T tasks every step, so a row's prompt does not depend on
-// which other tasks share its batch. With T = 1 the batch's task ids are ignored: one prompt serves every
-// example (PEFT's P_TUNING has no task ids).
+// example's meta.task). The encoder runs per batch row over that row's task rows, so a row's prompt does not
+// depend on which other tasks share its batch (up to float rounding of the batched matmuls). With T = 1 the
+// batch's task ids are ignored: one prompt serves every example (PEFT's P_TUNING has no task ids).
 //
 // Saving. prompt.safetensors (export_state) holds every parameter above, so a run resumes and transfers
 // (init: file, `ptlab eval --from`). Loading a state of another encoder (an lstm checkpoint into an mlp
