@@ -196,9 +196,10 @@ int run_bench_train(const std::vector<std::string>& args) {
     } else {
       const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
       at::Tensor rows = prompt.unsqueeze(0).expand({batch, n, info.hidden_size});  // [B, n, d]
-      if (ptuning) {  // PEFT runs its encoder per batch row
-        if (lstm) rows = std::get<0>(lstm->forward(rows.contiguous()));  // [B, n, 2h]
-        rows = head->forward(rows);                                       // [B, n, d]
+      if (ptuning) {
+        // PEFT runs its encoder per batch row: [B, n, 2h] out of the LSTM, [B, n, d] out of the head.
+        if (lstm) rows = std::get<0>(lstm->forward(rows.contiguous()));
+        rows = head->forward(rows);
       }
       in.inputs_embeds = at::cat({rows.to(embeds.scalar_type()), embeds}, 1);
     }
@@ -263,11 +264,12 @@ int run_bench_train(const std::vector<std::string>& args) {
   std::printf("model      %s (%s, %lld parameters, %.0f non-embedding)\n", source.c_str(), info.family.c_str(),
               static_cast<long long>(info.num_parameters), weights);
   std::printf("step       %s: batch %lld x seq %lld + %lld %s, objective %s, %d threads; median of %lld\n",
-              prefix ? "prefix tuning" : ptuning ? (encoder == "lstm" ? "p-tuning (lstm encoder)" : "p-tuning (mlp encoder)")
-                                                 : "prompt tuning",
-              static_cast<long long>(batch), static_cast<long long>(len),
-              static_cast<long long>(n), prefix ? "key/value positions in every layer" : "virtual tokens",
-              objective.c_str(), threads, static_cast<long long>(steps));
+              prefix    ? "prefix tuning"
+              : ptuning ? (encoder == "lstm" ? "p-tuning (lstm encoder)" : "p-tuning (mlp encoder)")
+                        : "prompt tuning",
+              static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n),
+              prefix ? "key/value positions in every layer" : "virtual tokens", objective.c_str(), threads,
+              static_cast<long long>(steps));
   if (seq2seq) {
     std::printf("decoder    %lld tokens (%s); tokens/s below count the encoder's\n",
                 static_cast<long long>(decoder_ids.size(1)),

@@ -158,12 +158,11 @@ PTuning::PTuning(PTuningConfig config, const MethodContext& context)
                                   /*requires_grad=*/true);  // [T S P, d]
   if (config_.encoder == PromptEncoderType::kLstm) {
     const int64_t h = hidden_;
-    lstm_ = register_module(
-        "lstm_head", torch::nn::LSTM(torch::nn::LSTMOptions(d, h)
-                                         .num_layers(config_.lstm_layers())
-                                         .dropout(config_.lstm_dropout())
-                                         .bidirectional(true)
-                                         .batch_first(true)));
+    lstm_ = register_module("lstm_head", torch::nn::LSTM(torch::nn::LSTMOptions(d, h)
+                                                             .num_layers(config_.lstm_layers())
+                                                             .dropout(config_.lstm_dropout())
+                                                             .bidirectional(true)
+                                                             .batch_first(true)));
     // PyTorch's LSTM.reset_parameters: every tensor U(+-1/sqrt(h)) in registration order (layer, direction,
     // then w_ih, w_hh, b_ih, b_hh), which LibTorch's parameters() keeps.
     at::NoGradGuard no_grad;
@@ -177,8 +176,8 @@ PTuning::PTuning(PTuningConfig config, const MethodContext& context)
     torch::nn::Linear first = make_linear(d, hidden_, generator);
     torch::nn::Linear second = make_linear(hidden_, hidden_, generator);
     torch::nn::Linear last = make_linear(hidden_, d, generator);
-    mlp_ = register_module("mlp_head",
-                           torch::nn::Sequential(first, torch::nn::ReLU(), second, torch::nn::ReLU(), last));
+    mlp_ =
+        register_module("mlp_head", torch::nn::Sequential(first, torch::nn::ReLU(), second, torch::nn::ReLU(), last));
   }
   to(backbone_->device());
   if (config_.init == "file") {
@@ -204,7 +203,7 @@ at::Tensor PTuning::encode(const at::Tensor& indices) {
 at::Tensor PTuning::task_rows(const at::Tensor& tasks) const {
   const int64_t rows = submodules_ * length();
   const at::Tensor offsets = at::arange(rows, tasks.options());  // [S P]
-  return tasks.unsqueeze(1) * rows + offsets.unsqueeze(0);      // [N, S P]: task t's rows t*SP ..
+  return tasks.unsqueeze(1) * rows + offsets.unsqueeze(0);       // [N, S P]: task t's rows t*SP ..
 }
 
 at::Tensor PTuning::encoded_prompts() {

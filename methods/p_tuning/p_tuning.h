@@ -161,11 +161,11 @@ class PTuning final : public Method {
   PTuningConfig config_;
   models::Backbone* backbone_;
   int64_t hidden_ = 0;
-  int64_t submodules_ = 1;        // S
-  at::Tensor embedding_;          // [T S P, d], registered as "embedding"
-  torch::nn::LSTM lstm_{nullptr};  // "lstm_head" (lstm encoder)
+  int64_t submodules_ = 1;              // S
+  at::Tensor embedding_;                // [T S P, d], registered as "embedding"
+  torch::nn::LSTM lstm_{nullptr};       // "lstm_head" (lstm encoder)
   torch::nn::Sequential mlp_{nullptr};  // "mlp_head"
-  at::Tensor folded_;             // [S P, d] frozen output table from a PEFT adapter, or undefined
+  at::Tensor folded_;                   // [S P, d] frozen output table from a PEFT adapter, or undefined
 
   at::Tensor encode(const at::Tensor& indices);         // embedding rows [N, S P] -> encoder output [N, S P, d]
   at::Tensor task_rows(const at::Tensor& tasks) const;  // task ids [N] -> their embedding rows [N, S P]

@@ -47,15 +47,14 @@ TEST(PTuningCommand, TrainsResumesAndEvaluatesFromItsRunAndItsPeftAdapter) {
   EXPECT_TRUE(state.count("embedding") && state.count("lstm_head.weight_ih_l0") && state.count("mlp_head.2.weight"));
   EXPECT_GT(read_json(run + "/summary.json")["trainable_parameters"].get<int64_t>(), 4 * 64);
 
-  Result more = ptlab("train " + p_tuning_args(run) + " trainer.max_steps=6 trainer.eval_every=2 trainer.resume=true",
-                      dir);
+  Result more =
+      ptlab("train " + p_tuning_args(run) + " trainer.max_steps=6 trainer.eval_every=2 trainer.resume=true", dir);
   ASSERT_EQ(more.code, 0) << more.err;
   EXPECT_NE(more.err.find("resumed from"), std::string::npos) << more.err;
   EXPECT_EQ(read_json(run + "/summary.json")["steps"], 6);
 
   Result from_run = ptlab("eval " + p_tuning_args(dir.sub("e1")) + " --split dev --from " + run, dir);
-  Result from_adapter =
-      ptlab("eval " + p_tuning_args(dir.sub("e2")) + " --split dev --from " + run + "/adapter", dir);
+  Result from_adapter = ptlab("eval " + p_tuning_args(dir.sub("e2")) + " --split dev --from " + run + "/adapter", dir);
   ASSERT_EQ(from_run.code, 0) << from_run.err;
   ASSERT_EQ(from_adapter.code, 0) << from_adapter.err;
   EXPECT_NE(from_run.out.find("accuracy"), std::string::npos) << from_run.out;

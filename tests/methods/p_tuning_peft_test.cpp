@@ -55,9 +55,8 @@ INSTANTIATE_TEST_SUITE_P(Golden, PTuningPeftParity,
                          ::testing::Values(PeftCase{"gpt2", "ptuning_mlp"}, PeftCase{"gpt2", "ptuning_lstm"},
                                            PeftCase{"gpt_neox", "ptuning_mlp"}, PeftCase{"gpt_neox", "ptuning_lstm"},
                                            PeftCase{"llama", "ptuning_mlp"}, PeftCase{"llama", "ptuning_lstm"},
-                                           PeftCase{"bert_seqcls", "ptuning_mlp"},
-                                           PeftCase{"bert_mlm", "ptuning_mlp"}, PeftCase{"bert_mlm", "ptuning_lstm"},
-                                           PeftCase{"t5", "ptuning_mlp"}),
+                                           PeftCase{"bert_seqcls", "ptuning_mlp"}, PeftCase{"bert_mlm", "ptuning_mlp"},
+                                           PeftCase{"bert_mlm", "ptuning_lstm"}, PeftCase{"t5", "ptuning_mlp"}),
                          testing::case_name);
 
 // Four goldens whose final encoder weights are ill-conditioned under AdamW: an element whose gradient is
@@ -120,9 +119,9 @@ TEST(PTuningPeftParity, EveryGoldenIsReplayed) {
       if (!std::filesystem::exists(run.path() / method / "result.json")) continue;
       ++found;
       const std::string name = run.path().filename().string();
-      EXPECT_THAT((std::vector<std::string>{"gpt2", "gpt_neox", "llama", "stories260K", "bert_seqcls", "bert_mlm",
-                                            "t5"}),
-                  ::testing::Contains(name))
+      EXPECT_THAT(
+          (std::vector<std::string>{"gpt2", "gpt_neox", "llama", "stories260K", "bert_seqcls", "bert_mlm", "t5"}),
+          ::testing::Contains(name))
           << name << "/" << method << " is not replayed";
     }
   }
@@ -152,13 +151,15 @@ TEST_P(PTuningPeftAdapter, SavedAdapterIsPeftsAdapterFinal) {
     if (key.rfind(kPeftPrefix, 0) == 0) state.emplace(entry.parameter_name(key.substr(strlen(kPeftPrefix))), tensor);
   }
   method->import_state(state, dir + "/final_full_state.safetensors");
-  const auto out = std::filesystem::temp_directory_path() / ("ptlab_ptuning_peft_" + c.run + "_" + c.method + "_" +
-                                                            std::to_string(::getpid()));
+  const auto out = std::filesystem::temp_directory_path() /
+                   ("ptlab_ptuning_peft_" + c.run + "_" + c.method + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(out);
   method->save_exports(out.string());
 
-  const at::Tensor ours = io::load_safetensors((out / "adapter/adapter_model.safetensors").string()).at("prompt_embeddings");
-  const at::Tensor peft = io::load_safetensors(dir + "/adapter_final/adapter_model.safetensors").at("prompt_embeddings");
+  const at::Tensor ours =
+      io::load_safetensors((out / "adapter/adapter_model.safetensors").string()).at("prompt_embeddings");
+  const at::Tensor peft =
+      io::load_safetensors(dir + "/adapter_final/adapter_model.safetensors").at("prompt_embeddings");
   ASSERT_EQ(ours.sizes(), peft.sizes());
   const double diff = (ours - peft).abs().max().item<double>();
   EXPECT_LE(diff, 1e-4);

@@ -19,8 +19,8 @@ namespace {
 
 using testing::error_of;
 using testing::Fixture;
-using testing::make_method_from;
 using ::testing::HasSubstr;
+using testing::make_method_from;
 
 PTuningConfig decode(const std::string& yaml) {
   static config::Origins origins;
@@ -35,7 +35,8 @@ PTuning& as_p_tuning(Method& method) {
   return *pt;
 }
 
-std::vector<tasks::RenderedExample> render(const Fixture& f, const Method& method, const std::vector<std::string>& texts,
+std::vector<tasks::RenderedExample> render(const Fixture& f, const Method& method,
+                                           const std::vector<std::string>& texts,
                                            const std::vector<int64_t>& task_ids = {}) {
   std::vector<tasks::RenderedExample> rendered;
   const int64_t front = method.front_soft_tokens(f.task->prompt());
@@ -180,14 +181,16 @@ TEST(PTuning, SeededInitIsPeftsTensorByTensor) {
   PTLAB_METHOD_FIXTURE(f, "gpt2", testing::kLmTask);
   for (const std::string kind : {"mlp", "lstm"}) {
     SCOPED_TRACE(kind);
-    const std::string golden = testing::shared_path("golden/peft/gpt2/ptuning_" + kind + "/init_full_state.safetensors");
+    const std::string golden =
+        testing::shared_path("golden/peft/gpt2/ptuning_" + kind + "/init_full_state.safetensors");
     if (!std::filesystem::exists(golden)) GTEST_SKIP() << "no " << golden;
     const auto peft = io::load_safetensors(golden);
-    auto method = make_method_from("{name: p_tuning, length: 8, encoder_hidden_size: 32, encoder: " + kind + "}",
-                                   *f.context);
+    auto method =
+        make_method_from("{name: p_tuning, length: 8, encoder_hidden_size: 32, encoder: " + kind + "}", *f.context);
     int compared = 0;
     for (const auto& [name, p] : method->trainable_parameters()) {
-      const std::string key = "prompt_encoder.default." + (name == "embedding" ? std::string("embedding.weight") : name);
+      const std::string key =
+          "prompt_encoder.default." + (name == "embedding" ? std::string("embedding.weight") : name);
       ASSERT_TRUE(peft.count(key)) << key;
       EXPECT_TRUE(at::equal(p, peft.at(key))) << name << " differs by " << max_abs_diff(p, peft.at(key));
       ++compared;
@@ -301,8 +304,9 @@ TEST(PTuning, InterleavedSlotsMatchTheTransformersReference) {
 
 TEST(PTuning, MixedTaskBatchGivesEachExampleItsOwnPrompt) {
   PTLAB_METHOD_FIXTURE(f, "gpt2", kInterleavedTask);
-  for (const std::string yaml : {"{name: p_tuning, length: null, encoder_hidden_size: 8, num_tasks: 3}",
-                                 "{name: p_tuning, length: null, encoder: lstm, encoder_hidden_size: 8, num_tasks: 3}"}) {
+  for (const std::string yaml :
+       {"{name: p_tuning, length: null, encoder_hidden_size: 8, num_tasks: 3}",
+        "{name: p_tuning, length: null, encoder: lstm, encoder_hidden_size: 8, num_tasks: 3}"}) {
     SCOPED_TRACE(yaml);
     auto method = make_method_from(yaml, *f.context);
     method->eval();
@@ -416,10 +420,9 @@ TEST(PTuning, PeftAdapterLoadsAsAFrozenOutputTable) {
   auto other = make_method_from("{name: p_tuning, length: 6}", *f.context);
   EXPECT_THAT(error_of([&] { other->load_state(adapter); }),
               HasSubstr("the adapter's prompt is 8 x 64 but this p_tuning has 6 x 64"));
-  EXPECT_THAT(error_of([&] {
-                make_method_from("{name: p_tuning, length: 8, num_tasks: 2}", *f.context)->load_state(adapter);
-              }),
-              HasSubstr("a PEFT P_TUNING adapter holds one prompt, but method.num_tasks is 2"));
+  EXPECT_THAT(
+      error_of([&] { make_method_from("{name: p_tuning, length: 8, num_tasks: 2}", *f.context)->load_state(adapter); }),
+      HasSubstr("a PEFT P_TUNING adapter holds one prompt, but method.num_tasks is 2"));
   EXPECT_THAT(error_of([&] {
                 make_method_from("{name: p_tuning, length: 8}", *f.context)
                     ->load_state(testing::shared_path("golden/peft/gpt2/prompt_random/adapter_final"));
