@@ -9,6 +9,7 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <tuple>
@@ -108,10 +109,10 @@ PTuningConfig PTuningConfig::decode(config::Reader reader) {
   PTLAB_CHECK(!c.encoder_dropout || (*c.encoder_dropout >= 0 && *c.encoder_dropout < 1),
               "{}: a dropout probability in [0, 1), got {}", c.at("encoder_dropout"), c.encoder_dropout.value_or(0));
 
-  c.num_tasks = reader.get<int64_t>("num_tasks", c.num_tasks);
-  PTLAB_CHECK(c.num_tasks >= 1,
+  c.num_tasks = reader.get<std::optional<int64_t>>("num_tasks", c.num_tasks);
+  PTLAB_CHECK(!c.num_tasks || *c.num_tasks >= 1,
               "{}: must be >= 1 (the number of tasks with their own prompt; 1 = one prompt for every example), got {}",
-              c.at("num_tasks"), c.num_tasks);
+              c.at("num_tasks"), c.num_tasks.value_or(0));
 
   c.init = reader.get<std::string>("init", c.init);
   PTLAB_CHECK(c.init == "normal" || c.init == "file", "{}: unknown p_tuning init '{}'{}; known: {}", c.at("init"),
@@ -150,7 +151,14 @@ PTuning::PTuning(PTuningConfig config, const MethodContext& context)
               "{}: {} virtual tokens do not fit the model's {} positions ({} max_positions); use fewer",
               config_.at("length"), P, info.max_positions, info.model_type);
 
-  const int64_t d = info.hidden_size, T = config_.num_tasks;
+  const std::vector<std::string>& names = context.task.config().task_names;
+  num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
+  PTLAB_CHECK(names.empty() || num_tasks_ == 1 || num_tasks_ == static_cast<int64_t>(names.size()),
+              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} (one prompt per task), 1 (one shared "
+              "prompt) or null",
+              config_.at("num_tasks"), num_tasks_, names.size(), join_names(names), names.size());
+  if (static_cast<int64_t>(names.size()) == num_tasks_) task_names_ = names;
+  const int64_t d = info.hidden_size, T = num_tasks_;
   hidden_ = config_.encoder_hidden_size.value_or(d);
   submodules_ = info.is_encoder_decoder ? 2 : 1;  // PEFT's num_transformer_submodules (see the top)
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(context.seed);
@@ -265,13 +273,12 @@ void PTuning::import_state(const std::map<std::string, at::Tensor>& state, const
   folded_ = at::Tensor();
 }
 
-at::Tensor PTuning::peft_prompt_embeddings() {
-  PTLAB_CHECK(num_tasks() == 1, "{} is {}: PEFT's P_TUNING adapter holds one prompt, so there is none to write",
-              config_.at("num_tasks"), num_tasks());
+at::Tensor PTuning::peft_prompt_embeddings(int64_t task) {
+  PTLAB_ASSERT(task >= 0 && task < num_tasks(), "task {} of {}", task, num_tasks());
   at::NoGradGuard no_grad;
   const bool was_training = is_training();
   eval();  // the folded prompt is the one inference sees: no LSTM dropout
-  const at::Tensor folded = encoded_prompts()[0].to(at::kCPU, at::kFloat).contiguous();  // [S P, d]
+  const at::Tensor folded = encoded_prompts()[task].to(at::kCPU, at::kFloat).contiguous();  // [S P, d]
   train(was_training);
   return folded;
 }

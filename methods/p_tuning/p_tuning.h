@@ -10,7 +10,8 @@
 //     encoder_hidden_size: null # h; null = the model's hidden size d (PEFT's default)
 //     encoder_num_layers: null  # lstm only: LSTM layers; null = 2 (PEFT's default)
 //     encoder_dropout: null     # lstm only: dropout between LSTM layers while training; null = 0
-//     num_tasks: 1              # T: per-task prompts for mixed-task batches (see below)
+//     num_tasks: 1              # T: per-task prompts for mixed-task batches (see below); null = the number
+//                               #   of task.task_names (1 when it has none)
 //     init: normal              # normal (PEFT's init) | file
 //     init_file: null           # file: a p_tuning prompt.safetensors (encoder weights + rows)
 //
@@ -51,8 +52,9 @@
 // p_tuning), another hidden size, layer count, length or task count is a one-line Error naming both.
 // save_exports writes dir/adapter, a PEFT P_TUNING adapter as PEFT's save_pretrained writes it
 // (adapter_config.json with the encoder settings; adapter_model.safetensors "prompt_embeddings" [S * P, d]
-// = the encoder's output, "folded": PEFT keeps only that in inference mode). With T > 1 there is no PEFT
-// equivalent and no adapter is written.
+// = the encoder's output, "folded": PEFT keeps only that in inference mode). With T > 1, one adapter per
+// task (dir/adapter/<task name>/, or task<t>/ without task_names), each its task's folded prompt, loadable
+// by PEFT on its own (the shared encoder is not in them; prompt.safetensors keeps it).
 //
 // Loading a PEFT adapter directory (load_state, for `ptlab eval --from` / `ptlab generate`): the file holds
 // the encoder's output, not its weights, so the encoder cannot be restored. ptlab loads it as a frozen
@@ -92,8 +94,8 @@ struct PTuningConfig {
   std::optional<int64_t> encoder_hidden_size;  ///< nullopt: the model's hidden size
   std::optional<int64_t> encoder_num_layers;   ///< lstm only; nullopt: 2
   std::optional<double> encoder_dropout;       ///< lstm only; nullopt: 0
-  int64_t num_tasks = 1;
-  std::string init = "normal";  ///< normal | file
+  std::optional<int64_t> num_tasks = 1;        ///< nullopt: the task's task_names count (1 when it has none)
+  std::string init = "normal";                 ///< normal | file
   std::optional<std::string> init_file;
   std::string where = "method";  ///< the key path of the mapping, for messages
 
@@ -105,7 +107,8 @@ struct PTuningConfig {
   /// Decodes the `method:` mapping (its `name` is accepted and ignored) and calls reader.finish(). Errors
   /// name the key path: length < 1, an unknown encoder or init (with did-you-mean), encoder_hidden_size < 1,
   /// encoder_num_layers < 1 or encoder_dropout outside [0, 1) or either set for the mlp encoder (PEFT
-  /// ignores them there), num_tasks < 1, init file without init_file, init_file without init file.
+  /// ignores them there), num_tasks < 1, init file without init_file, init_file without init file. (A
+  /// num_tasks other than 1 or task.task_names' count is the constructor's Error.)
   static PTuningConfig decode(config::Reader reader);
 
   /// "method.length" for key "length".
@@ -133,8 +136,8 @@ class PTuning final : public Method {
   /// the generic checks; a mismatch is one Error naming both. Leaves the frozen-output mode.
   void import_state(const std::map<std::string, at::Tensor>& state, const std::string& where) override;
 
-  /// Writes dir/adapter: a PEFT P_TUNING adapter of encoded_prompts() (p_tuning_peft.cpp); nothing when
-  /// num_tasks > 1.
+  /// Writes dir/adapter: a PEFT P_TUNING adapter of the folded prompt (p_tuning_peft.cpp); with num_tasks
+  /// > 1, dir/adapter/<task name>/ per task.
   void save_exports(const std::string& dir) override;
   /// A prompt.safetensors (import_state), or a PEFT P_TUNING adapter directory: its folded rows become a
   /// frozen output table (see the top). Errors: another peft_type, another P or d, num_tasks > 1.
@@ -143,7 +146,7 @@ class PTuning final : public Method {
   const PTuningConfig& config() const { return config_; }
   /// P, virtual tokens per task.
   int64_t length() const { return *config_.length; }
-  int64_t num_tasks() const { return config_.num_tasks; }
+  int64_t num_tasks() const { return num_tasks_; }
   /// h.
   int64_t hidden_size() const { return hidden_; }
   /// The parameter [T * P, d] float32.
@@ -154,18 +157,20 @@ class PTuning final : public Method {
   /// Whether a PEFT adapter was loaded (the frozen-output mode).
   bool frozen_output() const { return folded_.defined(); }
   /// PEFT's prompt_embeddings table [S * P, d] float32 on the CPU: the encoder's output in eval mode (S = 2
-  /// for encoder-decoder backbones, else 1). num_tasks must be 1.
-  at::Tensor peft_prompt_embeddings();
+  /// for encoder-decoder backbones, else 1), of task `task`.
+  at::Tensor peft_prompt_embeddings(int64_t task = 0);
 
  private:
   PTuningConfig config_;
   models::Backbone* backbone_;
   int64_t hidden_ = 0;
-  int64_t submodules_ = 1;              // S
-  at::Tensor embedding_;                // [T S P, d], registered as "embedding"
-  torch::nn::LSTM lstm_{nullptr};       // "lstm_head" (lstm encoder)
-  torch::nn::Sequential mlp_{nullptr};  // "mlp_head"
-  at::Tensor folded_;                   // [S P, d] frozen output table from a PEFT adapter, or undefined
+  int64_t num_tasks_ = 1;                // T
+  std::vector<std::string> task_names_;  // task.task_names when there is one prompt per name
+  int64_t submodules_ = 1;               // S
+  at::Tensor embedding_;                 // [T S P, d], registered as "embedding"
+  torch::nn::LSTM lstm_{nullptr};        // "lstm_head" (lstm encoder)
+  torch::nn::Sequential mlp_{nullptr};   // "mlp_head"
+  at::Tensor folded_;                    // [S P, d] frozen output table from a PEFT adapter, or undefined
 
   at::Tensor encode(const at::Tensor& indices);         // embedding rows [N, S P] -> encoder output [N, S P, d]
   at::Tensor task_rows(const at::Tensor& tasks) const;  // task ids [N] -> their embedding rows [N, S P]

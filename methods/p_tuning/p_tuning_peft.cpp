@@ -15,7 +15,6 @@ namespace ptlab::methods {
 namespace fs = std::filesystem;
 
 void PTuning::save_exports(const std::string& dir) {
-  if (num_tasks() > 1) return;  // per-task prompts have no PEFT P_TUNING equivalent (see p_tuning.h)
   const models::BackboneInfo& info = backbone_->info();
   const fs::path config_path = backbone_->config().path();
   const std::string task_type = io::peft_task_type(info.family, /*sequence_classification=*/false);
@@ -38,18 +37,28 @@ void PTuning::save_exports(const std::string& dir) {
       {"task_type", task_type},
       {"token_dim", info.hidden_size},
   };
-  io::peft_files::write_files(
-      (fs::path(dir) / "adapter").string(), {{"prompt_embeddings", peft_prompt_embeddings()}}, config,
-      fmt::format("---\nlibrary_name: peft\nbase_model: {}\n---\n\n# P-tuning adapter\n\n"
-                  "Produced by ptlab, not by PEFT itself: {} virtual tokens from an {} prompt encoder (hidden size "
-                  "{}), task type {}. As PEFT saves P-tuning, this file holds the encoder's output only (its "
-                  "weights are in ptlab's prompt.safetensors).\n\n"
-                  "Load it with Hugging Face PEFT:\n\n"
-                  "    from peft import PeftModel\n"
-                  "    model = PeftModel.from_pretrained(base_model, \"path/to/this/directory\")\n",
-                  config.at("base_model_name_or_path").get<std::string>(), length(),
-                  config_.encoder == PromptEncoderType::kLstm ? "LSTM" : "MLP", hidden_, task_type),
-      "PEFT P-tuning adapter");
+  const std::string readme = fmt::format(
+      "---\nlibrary_name: peft\nbase_model: {}\n---\n\n# P-tuning adapter\n\n"
+      "Produced by ptlab, not by PEFT itself: {} virtual tokens from an {} prompt encoder (hidden size "
+      "{}), task type {}. As PEFT saves P-tuning, this file holds the encoder's output only (its "
+      "weights are in ptlab's prompt.safetensors).\n\n"
+      "Load it with Hugging Face PEFT:\n\n"
+      "    from peft import PeftModel\n"
+      "    model = PeftModel.from_pretrained(base_model, \"path/to/this/directory\")\n",
+      config.at("base_model_name_or_path").get<std::string>(), length(),
+      config_.encoder == PromptEncoderType::kLstm ? "LSTM" : "MLP", hidden_, task_type);
+  if (num_tasks() == 1) {
+    io::peft_files::write_files((fs::path(dir) / "adapter").string(), {{"prompt_embeddings", peft_prompt_embeddings()}},
+                                config, readme, "PEFT P-tuning adapter");
+    return;
+  }
+  // PEFT's P_TUNING holds one prompt per adapter: one adapter per task, each its task's folded prompt.
+  for (int64_t t = 0; t < num_tasks(); ++t) {
+    const std::string name = task_names_.empty() ? "task" + std::to_string(t) : task_names_[t];
+    io::peft_files::write_files((fs::path(dir) / "adapter" / name).string(),
+                                {{"prompt_embeddings", peft_prompt_embeddings(t)}}, config, readme,
+                                "PEFT P-tuning adapter");
+  }
 }
 
 void PTuning::load_state(const std::string& path) {
@@ -64,7 +73,8 @@ void PTuning::load_state(const std::string& path) {
   const std::string type = r.has("peft_type") ? r.string("peft_type") : std::string("(none)");
   PTLAB_CHECK(type == "P_TUNING", "{}: peft_type is {}, but p_tuning loads P_TUNING adapters", config_path, type);
   PTLAB_CHECK(num_tasks() == 1,
-              "{}: a PEFT P_TUNING adapter holds one prompt, but {} is {}; load it into a p_tuning with num_tasks 1",
+              "{}: a PEFT P_TUNING adapter holds one prompt, but {} is {}; load it (one task's adapter) into a "
+              "p_tuning with num_tasks 1, or load a prompt.safetensors of this method",
               path, config_.at("num_tasks"), num_tasks());
   const int64_t n = r.integer("num_virtual_tokens"), d = r.integer("token_dim");
   const int64_t submodules = r.integer("num_transformer_submodules", 1);

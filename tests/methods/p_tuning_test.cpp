@@ -435,6 +435,39 @@ TEST(PTuning, PeftAdapterLoadsAsAFrozenOutputTable) {
                         "only the encoder's output"));
 }
 
+// num_tasks null takes task.task_names' count; another count is an Error; each task's folded prompt is a
+// PEFT adapter of its own (dir/adapter/<task name>/) that a num_tasks-1 p_tuning loads and places.
+TEST(PTuning, PerTaskPromptsExportOnePeftAdapterPerTask) {
+  PTLAB_METHOD_FIXTURE(f, "gpt2",
+                       "{type: classification, template: '{text_a} It was {mask}.', task_names: [sentiment, topic], "
+                       "verbalizer: {label_words: {negative: [bad], positive: [good]}}}");
+  auto method = make_method_from("{name: p_tuning, length: 4, encoder_hidden_size: 8, num_tasks: null}", *f.context);
+  auto& pt = as_p_tuning(*method);
+  EXPECT_EQ(pt.num_tasks(), 2);
+  EXPECT_THAT(error_of([&] { make_method_from("{name: p_tuning, length: 4, num_tasks: 3}", *f.context); }),
+              HasSubstr("method.num_tasks: is 3 but task.task_names lists 2 tasks (sentiment, topic); set it to 2"));
+  EXPECT_EQ(as_p_tuning(*make_method_from("{name: p_tuning, length: 4, num_tasks: 1}", *f.context)).num_tasks(), 1);
+
+  const std::string dir = temp_path("tasks");
+  method->save_exports(dir);
+  const at::Tensor prompts = pt.encoded_prompts().detach();  // [2, 4, d]
+  int64_t t = 0;
+  for (const std::string name : {"sentiment", "topic"}) {
+    SCOPED_TRACE(name);
+    const std::string adapter = dir + "/adapter/" + name;
+    const at::Tensor saved = io::load_safetensors(adapter + "/adapter_model.safetensors").at("prompt_embeddings");
+    EXPECT_LE(max_abs_diff(saved, prompts[t]), 1e-6);
+    auto single = make_method_from("{name: p_tuning, length: 4, encoder_hidden_size: 8, num_tasks: 1}", *f.context);
+    single->load_state(adapter);
+    EXPECT_TRUE(at::equal(as_p_tuning(*single).encoded_prompts()[0], saved));
+    ++t;
+  }
+  EXPECT_GT(max_abs_diff(prompts[0], prompts[1]), 1e-3);
+  EXPECT_THAT(error_of([&] { method->load_state(dir + "/adapter/topic"); }),
+              HasSubstr("a PEFT P_TUNING adapter holds one prompt, but method.num_tasks is 2"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(PTuning, GradientsReachTheEncoderOnly) {
   PTLAB_METHOD_FIXTURE(f, "gpt2", testing::kSentimentTask);
   auto method = make_method_from("{name: p_tuning, length: 3, encoder: lstm, encoder_hidden_size: 8}", *f.context);
