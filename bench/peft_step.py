@@ -12,6 +12,9 @@ Mirrors launchers/bench_train_command.cpp option for option and prints the same 
   - the fp32 1024^3 matmul rate of this machine in the same run and the share of the compute limit
     (matmul rate / (4 x non-embedding weights) tokens/s, counting virtual tokens), as ptlab computes them.
 
+--method prefix: PrefixTuningConfig (no projection); --method ptuning: PromptEncoderConfig (P_TUNING, --encoder
+mlp|lstm, --hidden H), whose prompt encoder trains with the prompt rows, as in `ptlab bench train`.
+
 Objectives (PEFT task types):
   lm        decoder-only: CAUSAL_LM, next-token loss over the full vocabulary at every real position;
             encoder-decoder (T5): SEQ_2_SEQ_LM, prompt in front of the encoder input, loss over the full
@@ -60,8 +63,11 @@ def parse_args():
     p.add_argument("--prompt", type=int, default=20, help="virtual tokens")
     p.add_argument("--target", type=int, help="decoder target tokens, encoder-decoder only (default 8)")
     p.add_argument("--objective", choices=["lm", "classify"], default="lm")
-    p.add_argument("--method", choices=["prompt", "prefix"], default="prompt",
-                   help="prompt: PromptTuningConfig; prefix: PrefixTuningConfig (no projection), the input unchanged")
+    p.add_argument("--method", choices=["prompt", "prefix", "ptuning"], default="prompt",
+                   help="prompt: PromptTuningConfig; prefix: PrefixTuningConfig (no projection), the input unchanged; "
+                        "ptuning: PromptEncoderConfig (P_TUNING), its prompt encoder trains along")
+    p.add_argument("--encoder", choices=["mlp", "lstm"], help="ptuning: the encoder_reparameterization_type (mlp)")
+    p.add_argument("--hidden", type=int, help="ptuning: encoder_hidden_size (default: the model's hidden size)")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="intra-op threads (default: all cores)")
@@ -173,6 +179,11 @@ def main():
     if a.target is not None and not config.is_encoder_decoder:
         fail(f"--target is the decoder target length of encoder-decoder models; {config.model_type} has no decoder input")
     a.target = a.target or 8
+    if a.method != "ptuning" and (a.encoder or a.hidden):
+        fail("--encoder and --hidden size P-tuning's prompt encoder; add --method ptuning")
+    if a.hidden is not None and a.hidden <= 0:
+        fail(f"--hidden must be > 0, got {a.hidden}")
+    a.encoder = a.encoder or "mlp"
     if task != peft.TaskType.SEQ_2_SEQ_LM:
         max_positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
         if max_positions and a.prompt + a.seq > max_positions:
@@ -181,6 +192,10 @@ def main():
     weights = parameters - embedding_parameters(base)
     if a.method == "prefix":
         peft_config = peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=a.prompt)
+    elif a.method == "ptuning":
+        peft_config = peft.PromptEncoderConfig(
+            task_type=task, num_virtual_tokens=a.prompt, encoder_hidden_size=a.hidden,
+            encoder_reparameterization_type=a.encoder.upper())
     else:
         peft_config = peft.PromptTuningConfig(
             task_type=task, num_virtual_tokens=a.prompt, prompt_tuning_init=peft.PromptTuningInit.RANDOM)
@@ -220,7 +235,8 @@ def main():
 
     result = {
         "model": source, "family": config.model_type, "parameters": parameters, "threads": threads,
-        "batch": a.batch, "seq": a.seq, "prompt": a.prompt, "method": a.method, "objective": a.objective,
+        "batch": a.batch, "seq": a.seq, "prompt": a.prompt, "method": a.method,
+        "encoder": a.encoder if a.method == "ptuning" else None, "objective": a.objective,
         "step_ms": median * 1e3, "tokens_per_s": real_tps, "tokens_per_s_with_virtual": all_tps,
         "matmul_gflops": gflops, "limit_tokens_per_s_with_virtual": limit, "share_of_limit": all_tps / limit,
         "peak_rss_mib": rss_mib,

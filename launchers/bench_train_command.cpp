@@ -3,7 +3,9 @@
 // through the trainer's optimizer — for a model, batch, length and prompt length. `--method prefix`
 // measures prefix-tuning steps instead: n trained key/value positions in front of every attention layer
 // (PEFT's flat [n, 2 L d_kv] prefix split per layer; T5: the decoder's, as PEFT), the input unchanged, so
-// the sequence does not grow. It reports the
+// the sequence does not grow. `--method ptuning` measures P-tuning steps: the n virtual tokens in front
+// are the output of PEFT's prompt encoder (`--encoder mlp|lstm`, hidden size `--hidden`, default d), which
+// runs per batch row as PEFT's does and trains with the prompt rows. It reports the
 // share of the machine's compute limit: frozen-backbone training costs about 2 FLOPs per weight per token
 // forward plus 2 for the activation-only backward, so limit = matmul rate / (4 x non-embedding weights)
 // tokens/s (attention's T^2 terms on top are ignored, so the share is an upper bound).
@@ -27,6 +29,10 @@
 
 #include <ATen/ATen.h>
 #include <sys/resource.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/rnn.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -46,7 +52,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: ptlab bench train DIR [--random] [--batch B] [--seq T] [--prompt N] [--objective lm|classify]\n"
-    "                             [--method prompt|prefix]\n"
+    "                             [--method prompt|prefix|ptuning] [--encoder mlp|lstm] [--hidden H]\n"
     "                             [--target L] [--dtype fp32|bf16] [--steps S] [--warmup W] [--threads N] [--json]\n"
     "       ptlab bench train --config config.json [same options]\n"
     "\n"
@@ -64,7 +70,9 @@ constexpr const char* kHelp =
     "--target L     decoder target tokens, encoder-decoder models only (8); tokens/s counts encoder tokens\n"
     "--random       random weights in DIR/config.json's shapes; --config FILE: a config.json anywhere\n"
     "--method M     prompt (default): N virtual tokens in the input; prefix: N key/value positions in every\n"
-    "               attention layer (prefix tuning), the input unchanged\n"
+    "               attention layer (prefix tuning), the input unchanged; ptuning: N virtual tokens from\n"
+    "               PEFT's P-tuning prompt encoder (--encoder mlp (default) or lstm, hidden size --hidden H,\n"
+    "               default d), which trains along\n"
     "--dtype D      the frozen backbone's dtype: fp32 (default), bf16 or fp16; the prompt stays fp32 and is cast\n"
     "               where it joins the embeddings (the limit stays the fp32 matmul rate's)\n"
     "--threads N    intra-op threads (default: all cores, divided among the ranks mpirun/srun put on this node);\n"
@@ -79,7 +87,7 @@ int run_bench_train(const std::vector<std::string>& args) {
   }
   OptionParser opts("ptlab bench train", {"--random", "--json"},
                     {"--config", "--batch", "--seq", "--prompt", "--objective", "--target", "--steps", "--warmup",
-                     "--threads", "--dtype", "--method"});
+                     "--threads", "--dtype", "--method", "--encoder", "--hidden"});
   opts.parse(args);
   const int64_t batch = opts.get_int("--batch", 8), len = opts.get_int("--seq", 128), n = opts.get_int("--prompt", 20);
   const int64_t steps = opts.get_int("--steps", 5), warmup = opts.get_int("--warmup", 1);
@@ -90,9 +98,13 @@ int run_bench_train(const std::vector<std::string>& args) {
   PTLAB_CHECK(objective == "lm" || objective == "classify",
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
   const std::string method = opts.get("--method", "prompt");
-  PTLAB_CHECK(method == "prompt" || method == "prefix", "ptlab bench train: --method is prompt or prefix, got '{}'",
-              method);
-  const bool prefix = method == "prefix";
+  PTLAB_CHECK(method == "prompt" || method == "prefix" || method == "ptuning",
+              "ptlab bench train: --method is prompt, prefix or ptuning, got '{}'", method);
+  const bool prefix = method == "prefix", ptuning = method == "ptuning";
+  const std::string encoder = opts.get("--encoder", "mlp");
+  PTLAB_CHECK(encoder == "mlp" || encoder == "lstm", "ptlab bench train: --encoder is mlp or lstm, got '{}'", encoder);
+  PTLAB_CHECK(ptuning || (!opts.has("--encoder") && !opts.has("--hidden")),
+              "ptlab bench train: --encoder and --hidden size P-tuning's prompt encoder; add --method ptuning");
   // Default: the cores divided among the processes a launcher put on this node (mpirun -np 2: half each).
   const int threads =
       configure_threads(static_cast<int>(opts.get_int("--threads", 0)), std::max(1, launcher_ranks_on_node()));
@@ -137,9 +149,29 @@ int run_bench_train(const std::vector<std::string>& args) {
   const int64_t kv_heads = info.num_kv_heads > 0 ? info.num_kv_heads : info.num_heads;
   const int64_t width = prefix ? 2 * layers * kv_heads * info.head_dim : info.hidden_size;
   at::Tensor prompt = (at::randn({n, width}) * 0.5).requires_grad_(true);
+  // ptuning: PEFT's PromptEncoder heads over the prompt rows (methods/p_tuning), in PyTorch's default init.
+  const int64_t d = info.hidden_size, hidden = opts.get_int("--hidden", d);
+  PTLAB_CHECK(hidden > 0, "ptlab bench train: --hidden must be > 0, got {}", hidden);
+  torch::nn::LSTM lstm{nullptr};
+  torch::nn::Sequential head{nullptr};
+  std::vector<std::pair<std::string, at::Tensor>> trained = {{"prompt", prompt}};
+  if (ptuning && encoder == "lstm") {
+    lstm = torch::nn::LSTM(torch::nn::LSTMOptions(d, hidden).num_layers(2).bidirectional(true).batch_first(true));
+    head = torch::nn::Sequential(torch::nn::Linear(2 * hidden, 2 * hidden), torch::nn::ReLU(),
+                                 torch::nn::Linear(2 * hidden, d));
+    for (const auto& p : lstm->named_parameters()) trained.emplace_back("lstm_head." + p.key(), p.value());
+  } else if (ptuning) {
+    head = torch::nn::Sequential(torch::nn::Linear(d, hidden), torch::nn::ReLU(), torch::nn::Linear(hidden, hidden),
+                                 torch::nn::ReLU(), torch::nn::Linear(hidden, d));
+  }
+  if (head) {
+    for (const auto& p : head->named_parameters()) trained.emplace_back("mlp_head." + p.key(), p.value());
+  }
+  std::vector<at::Tensor> trained_tensors;
+  for (const auto& named : trained) trained_tensors.push_back(named.second);
   train::OptimizerConfig optim;
   optim.lr = 1e-3;
-  auto optimizer = train::make_optimizer(optim, {{"prompt", prompt}});
+  auto optimizer = train::make_optimizer(optim, trained);
   at::Tensor labels = prefix ? ids                                                                       // [B, T]
                              : at::cat({at::full({batch, n}, tasks::kIgnoreIndex, at::kLong), ids}, 1);  // [B, n+T]
   at::Tensor rows = at::tensor(std::vector<int64_t>{0, 1}, at::kLong);  // 2 label words
@@ -163,8 +195,13 @@ int run_bench_train(const std::vector<std::string>& args) {
       in.input_ids = ids;  // [B, T]
     } else {
       const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
-      in.inputs_embeds =
-          at::cat({prompt.to(embeds.scalar_type()).unsqueeze(0).expand({batch, n, info.hidden_size}), embeds}, 1);
+      at::Tensor rows = prompt.unsqueeze(0).expand({batch, n, info.hidden_size});  // [B, n, d]
+      if (ptuning) {
+        // PEFT runs its encoder per batch row: [B, n, 2h] out of the LSTM, [B, n, d] out of the head.
+        if (lstm) rows = std::get<0>(lstm->forward(rows.contiguous()));
+        rows = head->forward(rows);
+      }
+      in.inputs_embeds = at::cat({rows.to(embeds.scalar_type()), embeds}, 1);
     }
     if (seq2seq) in.decoder_input_ids = decoder_ids;
     at::Tensor loss;
@@ -180,7 +217,7 @@ int run_bench_train(const std::vector<std::string>& args) {
       loss = at::cross_entropy_loss(logits.to(at::kFloat), targets);
     }
     loss.backward();
-    train::clip_grad_norm({prompt}, 1.0);
+    train::clip_grad_norm(trained_tensors, 1.0);
     optimizer->step();
     optimizer->zero_grad();
   };
@@ -210,6 +247,7 @@ int run_bench_train(const std::vector<std::string>& args) {
                                 {"seq", len},
                                 {"prompt", n},
                                 {"method", method},
+                                {"encoder", ptuning ? nlohmann::ordered_json(encoder) : nlohmann::ordered_json()},
                                 {"objective", objective},
                                 {"dtype", dtype},
                                 {"step_ms", median * 1e3},
@@ -226,9 +264,12 @@ int run_bench_train(const std::vector<std::string>& args) {
   std::printf("model      %s (%s, %lld parameters, %.0f non-embedding)\n", source.c_str(), info.family.c_str(),
               static_cast<long long>(info.num_parameters), weights);
   std::printf("step       %s: batch %lld x seq %lld + %lld %s, objective %s, %d threads; median of %lld\n",
-              prefix ? "prefix tuning" : "prompt tuning", static_cast<long long>(batch), static_cast<long long>(len),
-              static_cast<long long>(n), prefix ? "key/value positions in every layer" : "virtual tokens",
-              objective.c_str(), threads, static_cast<long long>(steps));
+              prefix    ? "prefix tuning"
+              : ptuning ? (encoder == "lstm" ? "p-tuning (lstm encoder)" : "p-tuning (mlp encoder)")
+                        : "prompt tuning",
+              static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n),
+              prefix ? "key/value positions in every layer" : "virtual tokens", objective.c_str(), threads,
+              static_cast<long long>(steps));
   if (seq2seq) {
     std::printf("decoder    %lld tokens (%s); tokens/s below count the encoder's\n",
                 static_cast<long long>(decoder_ids.size(1)),

@@ -3,6 +3,7 @@
 #include "framework/core/error.h"
 #include "framework/io/safetensors.h"
 #include "launchers/parity.h"
+#include "methods/p_tuning/p_tuning.h"
 #include "methods/prefix_tuning/prefix_tuning.h"
 
 #include <ATen/core/grad_mode.h>
@@ -93,10 +94,56 @@ ParityMethod prefix_tuning() {
   return entry;
 }
 
+// PEFT's P_TUNING: its PromptEncoder's tensors keep their names ("embedding.weight" -> "embedding",
+// "mlp_head.0.weight", "lstm_head.weight_ih_l0", ...). Beyond the generic replay: the folded prompt after
+// training (the encoder's output) is what PEFT saved in adapter_final.
+ParityMethod p_tuning() {
+  ParityMethod entry;
+  entry.method = "p_tuning";
+  entry.peft_methods = {"ptuning_mlp", "ptuning_lstm"};
+  entry.config = [](const GoldenRun& golden) {
+    YAML::Node config;
+    config["name"] = "p_tuning";
+    config["length"] = golden.num_virtual_tokens;
+    config["encoder_hidden_size"] = golden.adapter_value<int64_t>("encoder_hidden_size");
+    const std::string type = golden.adapter_value<std::string>("encoder_reparameterization_type");
+    if (type == "LSTM") {
+      config["encoder"] = "lstm";
+      config["encoder_num_layers"] = golden.adapter_value<int64_t>("encoder_num_layers");
+      config["encoder_dropout"] = golden.adapter_value<nlohmann::json>("encoder_dropout").get<double>();
+    } else {
+      PTLAB_CHECK(type == "MLP",
+                  "{}/result.json: adapter_init.adapter_config.encoder_reparameterization_type is '{}'; PEFT's are "
+                  "MLP and LSTM",
+                  golden.dir, type);
+      config["encoder"] = "mlp";
+    }
+    return config;
+  };
+  entry.parameter_name = [](const std::string& peft_name) {
+    return peft_name == "embedding.weight" ? std::string("embedding") : peft_name;
+  };
+  entry.extra_checks = [](methods::Method& method, const GoldenRun& golden, ParityReport& report) {
+    if (!report.final_state_compared) return;
+    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
+    const auto saved = io::load_safetensors(saved_path);
+    PTLAB_CHECK(saved.count("prompt_embeddings"), "{}: no tensor 'prompt_embeddings' (PEFT's folded prompt)",
+                saved_path);
+    const at::Tensor expected = saved.at("prompt_embeddings");  // [P, d]
+    const at::Tensor folded = dynamic_cast<methods::PTuning&>(method).peft_prompt_embeddings();
+    PTLAB_CHECK(folded.sizes() == expected.sizes(), "{}: prompt_embeddings is {} but ptlab's folded prompt is {}",
+                saved_path, c10::str(expected.sizes()), c10::str(folded.sizes()));
+    const double diff = (folded.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
+    report.final_state.push_back(TensorDiff{"adapter_final/adapter_model.safetensors:prompt_embeddings", diff,
+                                            expected.abs().max().item<double>(), report.tolerances.state_absolute});
+  };
+  return entry;
+}
+
 }  // namespace
 
 const std::vector<ParityMethod>& parity_methods() {
-  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning()};
+  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning(), p_tuning()};
   return table;
 }
 

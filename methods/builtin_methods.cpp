@@ -5,6 +5,7 @@
 #include "methods/baselines/pretrain.h"
 #include "methods/baselines/zero_shot.h"
 #include "methods/method.h"
+#include "methods/p_tuning/p_tuning.h"
 #include "methods/p_tuning_v2/p_tuning_v2.h"
 #include "methods/prefix_tuning/prefix_tuning.h"
 #include "methods/prompt_tuning/prompt_tuning.h"
@@ -25,6 +26,11 @@ void register_builtin_methods() {
                  "Li & Liang 2021 / PEFT: P trained key/value positions in front of every attention layer",
                  {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
                    return std::make_unique<PrefixTuning>(PrefixTuningConfig::decode(reader), context);
+                 }});
+    registry.add("p_tuning",
+                 "Liu et al. 2021 / PEFT P_TUNING: an MLP or LSTM prompt encoder's output at the template's soft slots",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                   return std::make_unique<PTuning>(PTuningConfig::decode(reader), context);
                  }});
     registry.add(
         "p_tuning_v2",

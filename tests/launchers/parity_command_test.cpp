@@ -156,13 +156,27 @@ TEST(ParityCommand, MalformedResultJsonIsAnError) {
 
 TEST(ParityCommand, MethodWithoutImplementationIsAnError) {
   REQUIRE_GOLDENS();
-  if (!fs::exists(golden("gpt2/ptuning_mlp/result.json")))
-    GTEST_SKIP() << "../shared lacks golden/peft/gpt2/ptuning_mlp";
+  // A golden whose result.json names a method no ptlab method replays (a copy of gpt2/prompt_random's).
   TempDir dir;
-  Result r = ptlab("parity " + golden("gpt2/ptuning_mlp") + " " + shared_override(), dir);
-  expect_one_line_error(r, "method 'ptuning_mlp' of " + golden("gpt2/ptuning_mlp") +
+  std::ifstream in(golden("gpt2/prompt_random/result.json"));
+  nlohmann::json result = nlohmann::json::parse(in);
+  result["method"] = "no_such_method";
+  dir.write("result.json", result.dump());
+  Result r = ptlab("parity " + dir.str() + " " + shared_override(), dir);
+  expect_one_line_error(r, "method 'no_such_method' of " + dir.str() +
                                " has no ptlab implementation yet (known: prompt_random, prompt_text -> prompt_tuning; "
-                               "prefix, prefix_proj, prefix_kvfix, prefix_proj_kvfix -> prefix_tuning)");
+                               "prefix, prefix_proj, prefix_kvfix, prefix_proj_kvfix -> prefix_tuning");
+  EXPECT_NE(r.err.find("ptuning_mlp, ptuning_lstm -> p_tuning"), std::string::npos) << r.err;
+}
+
+TEST(ParityCommand, PTuningGoldenPasses) {
+  REQUIRE_GOLDENS();
+  if (!fs::exists(golden("gpt2/ptuning_lstm/result.json")))
+    GTEST_SKIP() << "../shared lacks golden/peft/gpt2/ptuning_lstm";
+  TempDir dir;
+  Result r = ptlab("parity " + golden("gpt2/ptuning_lstm") + " " + shared_override(), dir);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("p_tuning"), std::string::npos) << r.out;
 }
 
 }  // namespace
