@@ -224,19 +224,15 @@ Cpt::Cpt(CptConfig config, const MethodContext& context)
   if (config_.explicit_context()) {
     ctx.token_ids = config_.context_token_ids;
     ctx.type_mask = config_.context_type_mask;
-  } else {
-    PTLAB_CHECK(context.train != nullptr,
-                "{}: CPT draws its {} demonstrations from the task's train split, but none is loaded; give an "
-                "explicit context ({} and {})",
-                config_.at("context_examples"), *config_.context_examples, config_.at("context_token_ids"),
-                config_.at("context_type_mask"));
+  } else if (context.train != nullptr) {
     ctx = draw_cpt_context(context.task, context.tokenizer, *context.train, *config_.context_examples,
                            config_.separator, context.seed, config_.at("context_examples"));
   }
+  // Without train examples (ptlab eval) the context comes from the state loaded next (load_state).
   const int64_t d = info.hidden_size;
-  base_ = register_buffer("context_embeddings", at::zeros({1, d}, at::kFloat).to(backbone_->device()));
-  delta_ = register_parameter("delta", at::zeros({1, d}, at::kFloat).to(backbone_->device()), true);
-  set_context(std::move(ctx));
+  base_ = register_buffer("context_embeddings", at::zeros({0, d}, at::kFloat).to(backbone_->device()));
+  delta_ = register_parameter("delta", at::zeros({0, d}, at::kFloat).to(backbone_->device()), true);
+  if (!ctx.token_ids.empty() || config_.explicit_context()) set_context(std::move(ctx));
   delta_.register_hook([this](const at::Tensor& grad) { return grad * grad_mask_.to(grad.device()); });
 }
 
@@ -298,6 +294,10 @@ void Cpt::project() {
 
 models::BackboneInput Cpt::prompt(const tasks::Batch& batch) {
   const int64_t n = length();
+  PTLAB_CHECK(n > 0,
+              "{}: cpt has no context: it draws its demonstrations from the task's train split, which this run did "
+              "not load; load a trained state (ptlab eval --from RUN_DIR) or give an explicit context",
+              config_.at("context_examples"));
   PTLAB_CHECK(batch.num_soft_tokens() == n,
               "cpt has a context of {} tokens but the batch has {} soft positions; the context goes in front of the "
               "text (the template must have no {{soft:N}} slots)",
@@ -432,10 +432,6 @@ void Cpt::import_state(const std::map<std::string, at::Tensor>& state, const std
     PTLAB_CHECK(ids.dim() == 1 && types.sizes() == ids.sizes() && delta.dim() == 2 && delta.size(0) == ids.size(0),
                 "{}: context_token_ids {}, context_type_mask {} and delta {} must be [n], [n] and [n, d]", where,
                 c10::str(ids.sizes()), c10::str(types.sizes()), c10::str(delta.sizes()));
-    PTLAB_CHECK(ids.size(0) == length(),
-                "{}: the saved context has {} tokens but this cpt's has {}; the run's method config must build a "
-                "context of the same length",
-                where, ids.size(0), length());
     CptContext ctx;
     ctx.token_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.size(0));
     ctx.type_mask.assign(types.data_ptr<int64_t>(), types.data_ptr<int64_t>() + types.size(0));

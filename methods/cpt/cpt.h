@@ -105,7 +105,8 @@ at::Tensor cpt_project(const at::Tensor& delta, const at::Tensor& eps);
 
 class Cpt final : public Method {
  public:
-  /// Builds the context (explicit, or drawn from context.train) and the parameters. Errors: see the top.
+  /// Builds the context (explicit, or drawn from context.train) and the parameters. Without train examples
+  /// (`ptlab eval`) the context is empty until load_state() / import_state() brings one. Errors: see the top.
   Cpt(CptConfig config, const MethodContext& context);
 
   std::string name() const override { return "cpt"; }
@@ -121,8 +122,8 @@ class Cpt final : public Method {
 
   NamedTensors trainable_parameters() override;
   std::map<std::string, at::Tensor> export_state() override;
-  /// "delta" (and optionally the context tensors export_state() writes, which replace the context: same
-  /// length required).
+  /// "delta" (and optionally the context tensors export_state() writes, which replace the context, of any
+  /// length: a cpt built without train examples, as `ptlab eval` builds it, takes its context from here).
   void import_state(const std::map<std::string, at::Tensor>& state, const std::string& where) override;
   void save_exports(const std::string& dir) override;
   void load_state(const std::string& path) override;

@@ -79,10 +79,6 @@ void Cpt::load_state(const std::string& path) {
                   table.size(1) == backbone_->info().hidden_size,
               "{}: {} context ids, {} type ids and prompt_embeddings {} must agree ([n, d] with d = {})", path, n,
               ctx.type_mask.size(), c10::str(table.sizes()), backbone_->info().hidden_size);
-  PTLAB_CHECK(n == length(),
-              "{}: the adapter's context has {} tokens but this cpt's has {}; build the method with the same number "
-              "of context tokens",
-              path, n, length());
   set_context(std::move(ctx));  // base = E[ids], delta = 0
   at::NoGradGuard no_grad;
   base_.copy_(table);  // PEFT's from_pretrained: the saved rows become the frozen embedding, the offset stays 0

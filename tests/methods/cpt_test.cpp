@@ -211,9 +211,16 @@ TEST(Cpt, BadInputsAreOneLineErrors) {
               HasSubstr("method.context_type_mask: has 1 type ids but method.context_token_ids has 2 tokens"));
   EXPECT_THAT(error("{name: cpt, context_examples: null, context_token_ids: [1, 2], context_type_mask: [1, 3]}"),
               HasSubstr("the largest type id is 3, not a label group (4j+4)"));
+  // Without a train split (ptlab eval) the context comes from the loaded state; prompting before is an Error.
   testing::Fixture no_train = testing::fixture("gpt2", testing::kSentimentTask);
-  EXPECT_THAT(error_of([&] { testing::make_method_from("{name: cpt}", *no_train.context); }),
-              HasSubstr("CPT draws its 4 demonstrations from the task's train split, but none is loaded"));
+  auto pending = testing::make_method_from("{name: cpt}", *no_train.context);
+  EXPECT_EQ(as_cpt(*pending).length(), 0);
+  tasks::Batch empty;
+  empty.input_ids = at::zeros({1, 4}, at::kLong);
+  EXPECT_THAT(error_of([&] { pending->prompt(empty); }), HasSubstr("cpt has no context: it draws its demonstrations"));
+  auto trained = testing::make_method_from("{name: cpt, context_examples: 2}", *f.context);
+  pending->import_state(trained->export_state(), "prompt.safetensors");
+  EXPECT_EQ(as_cpt(*pending).context().token_ids, as_cpt(*trained).context().token_ids);
 
   for (const std::string family : {"bert", "t5"}) {
     testing::Fixture other = testing::fixture(family, testing::kSentimentTask);
