@@ -48,23 +48,9 @@ double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
   return (a.detach().to(at::kCPU, at::kDouble) - b.detach().to(at::kCPU, at::kDouble)).abs().max().item<double>();
 }
 
-// The `method:` mapping that builds PEFT's cpt_config.
-YAML::Node cpt_method_config(const GoldenRun& golden) {
-  YAML::Node config;
-  config["name"] = "cpt";
-  for (int64_t id : golden.adapter_value<std::vector<int64_t>>("cpt_token_ids")) config["context_token_ids"].push_back(id);
-  for (int64_t t : golden.adapter_value<std::vector<int64_t>>("cpt_tokens_type_mask"))
-    config["context_type_mask"].push_back(t);
-  config["epsilon_input"] = golden.adapter_value<double>("opt_projection_epsilon");
-  config["epsilon_format"] = golden.adapter_value<double>("opt_projection_format_epsilon");
-  config["loss_weighting"] = golden.adapter_value<std::string>("opt_weighted_loss_type");
-  config["decay_factor"] = golden.adapter_value<double>("opt_loss_decay_factor");
-  return config;
-}
-
 std::unique_ptr<methods::Cpt> make_cpt(const GoldenRun& golden, const methods::MethodContext& context) {
   static config::Origins origins;  // Readers keep a pointer to it
-  YAML::Node node = cpt_method_config(golden);
+  YAML::Node node = parity_method_for(golden).config(golden);
   origins.set_subtree("method", node, golden.dir + "/result.json (cpt_config)");
   std::unique_ptr<methods::Method> method = methods::make_method(config::Reader(node, "method", origins), context);
   auto* cpt = dynamic_cast<methods::Cpt*>(method.get());
