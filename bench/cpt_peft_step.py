@@ -6,7 +6,7 @@ Mirrors launchers/bench_cpt_command.cpp: a context of k synthetic demonstrations
 (seed 0), decay weighting 0.95, in front of B queries of the same shape whose label token is the only label
 (input_type_mask 1..4, 0); one step = PEFT's forward (projection, [context][query], CPT loss) + backward +
 AdamW(lr 1e-3). Median of S steps after W warm-ups, peak RSS (ru_maxrss). One k per process.
-Usage: cpt_peft_step.py MODEL_DIR --k K [--batch B] [--demo-input L] [--steps S] [--warmup W] [--threads N]
+Usage: cpt_peft_step.py MODEL_DIR --k K [--batch B] [--demo-input L] [--steps S] [--warmup W] [--threads N] [--attn sdpa|eager]
 """
 import argparse, json, os, resource, time, warnings
 
@@ -27,11 +27,12 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--attn", default="sdpa", help="transformers attention implementation (sdpa | eager)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(a.model, attn_implementation="eager")
+    model = AutoModelForCausalLM.from_pretrained(a.model, attn_implementation=a.attn)
     vocab = model.config.vocab_size
     shape = [1] * 4 + [2] * a.demo_input + [3] * 3 + [4, 0]
     demo = len(shape)
