@@ -90,20 +90,25 @@ CptContext draw_cpt_context(const tasks::Task& task, const text::Tokenizer& toke
               "{}: CPT puts its context in front of the text, but {} ('{}') has {{soft:N}} slots; use a template "
               "without them",
               where, tmpl.name(), tmpl.text());
-  std::vector<int64_t> labelled;  // rows with a class
-  std::vector<int64_t> classes;
+  std::vector<int64_t> labelled;  // rows with a label
   for (std::size_t i = 0; i < train.size(); ++i) {
-    if (train[i].label_name.empty()) continue;
-    const int64_t c = task.encode(train[i], tasks::Purpose::kTrain).label;
-    if (c < 0) continue;
-    labelled.push_back(static_cast<int64_t>(i));
-    classes.push_back(c);
+    if (!train[i].label_name.empty()) labelled.push_back(static_cast<int64_t>(i));
   }
   PTLAB_CHECK(static_cast<int64_t>(labelled.size()) >= k,
               "{}: {} demonstrations asked but task {}'s train split has {} labelled examples; lower k", where, k,
               task.name(), labelled.size());
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
   const at::Tensor order = at::randperm(static_cast<int64_t>(labelled.size()), generator, at::kLong);
+  std::vector<int64_t> chosen, classes;  // the k drawn rows and their classes (only those are rendered)
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t row = labelled[order[j].item<int64_t>()];
+    const int64_t c = task.encode(train[row], tasks::Purpose::kTrain).label;
+    PTLAB_CHECK(c >= 0 && c < verbalizer->num_classes(),
+                "{}: demonstration {} (train row {}) has label '{}', which is not one of task {}'s classes", where, j,
+                row, train[row].label_name, task.name());
+    chosen.push_back(row);
+    classes.push_back(c);
+  }
 
   // The last field part splits the template into input template (before) and output template (after).
   const auto& parts = tmpl.parts();
@@ -119,9 +124,8 @@ CptContext draw_cpt_context(const tasks::Task& task, const text::Tokenizer& toke
     }
   };
   for (int64_t j = 0; j < k; ++j) {
-    const int64_t row = order[j].item<int64_t>();
-    const data::Example& example = train[labelled[row]];
-    const auto& word = verbalizer->word_tokens()[classes[row]].front();  // the class's first label word
+    const data::Example& example = train[chosen[j]];
+    const auto& word = verbalizer->word_tokens()[classes[j]].front();  // the class's first label word
     bool word_before = false;
     bool label_done = false;
     for (std::size_t p = 0; p < parts.size(); ++p) {
@@ -141,8 +145,8 @@ CptContext draw_cpt_context(const tasks::Task& task, const text::Tokenizer& toke
             case tasks::TemplateField::kTextB: value = example.text_b; break;
             case tasks::TemplateField::kMeta: {
               auto it = example.meta.find(part.meta_key);
-              PTLAB_CHECK(it != example.meta.end(), "{}: demonstration {} (row {}) has no meta field '{}' for {}",
-                          where, j, labelled[row], part.meta_key, tmpl.name());
+              PTLAB_CHECK(it != example.meta.end(), "{}: demonstration {} (train row {}) has no meta field '{}' for {}",
+                          where, j, chosen[j], part.meta_key, tmpl.name());
               value = it->second;
               break;
             }
