@@ -31,6 +31,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: ptlab bench train ...  (prompt-tuning train steps; see ptlab bench train --help)\n"
+    "       ptlab bench cpt DIR --k K ...  (CPT train steps against k demonstrations; see ptlab bench cpt --help)\n"
     "       ptlab bench model DIR [--random] [--batch B] [--seq T] [--steps N] [--warmup W]\n"
     "                             [--dtype fp32|bf16] [--device cpu|cuda[:N]] [--threads N] [--json]\n"
     "       ptlab bench model --config config.json [same options]\n"
@@ -225,17 +226,19 @@ int run_bench_model(const std::vector<std::string>& args) {
 }  // namespace
 
 int run_bench_train_command(const std::vector<std::string>& args);  // bench_train_command.cpp
+int run_bench_cpt_command(const std::vector<std::string>& args);    // bench_cpt_command.cpp
 
 namespace {
 
 int run_bench(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || (args[0] != "train" && wants_help(args))) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || (args[0] != "train" && args[0] != "cpt" && wants_help(args))) {
     std::fputs(kHelp, stdout);
     return args.empty() ? 2 : 0;
   }
-  const std::vector<std::string> subcommands = {"model", "train"};
+  const std::vector<std::string> subcommands = {"model", "train", "cpt"};
   if (args[0] == "model") return run_bench_model(std::vector<std::string>(args.begin() + 1, args.end()));
   if (args[0] == "train") return run_bench_train_command(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (args[0] == "cpt") return run_bench_cpt_command(std::vector<std::string>(args.begin() + 1, args.end()));
   PTLAB_FAIL("ptlab bench: unknown subcommand '{}'{}; subcommands: {}", args[0], did_you_mean(args[0], subcommands),
              join_names(subcommands));
 }

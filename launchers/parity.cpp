@@ -68,6 +68,10 @@ T json_value(const nlohmann::json& root, const std::string& key_path, const std:
   if constexpr (std::is_same_v<T, int64_t>) ok = value.is_number_integer();
   if constexpr (std::is_same_v<T, bool>) ok = value.is_boolean();
   if constexpr (std::is_same_v<T, nlohmann::json>) ok = true;
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    ok = value.is_array() &&
+         std::all_of(value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_number_integer(); });
+  }
   if constexpr (std::is_same_v<T, std::vector<double>>) {
     ok = value.is_array() && !value.empty() &&
          std::all_of(value.begin(), value.end(), [](const nlohmann::json& v) { return v.is_number(); });
@@ -310,18 +314,28 @@ GoldenRun GoldenRun::read(const std::string& given) {
 
   GoldenRun golden;
   golden.dir = dir;
-  golden.peft_method = json_value<std::string>(root, "method", path, "a string (prompt_random, prefix, ...)");
-  golden.base_model = json_value<std::string>(root, "base_model", path, "a path under paths.shared");
-  golden.flavour = json_value<std::string>(root, "flavour", path, "a string");
-  const std::vector<std::string> flavours = {"causal", "seqcls", "mlm", "seq2seq"};
-  PTLAB_CHECK(std::find(flavours.begin(), flavours.end(), golden.flavour) != flavours.end(),
-              "{}: flavour '{}' is not one of {}", path, golden.flavour, join_names(flavours));
-  golden.num_virtual_tokens = json_value<int64_t>(root, "num_virtual_tokens", path, "a positive integer");
-  PTLAB_CHECK(golden.num_virtual_tokens > 0, "{}: num_virtual_tokens is {} but must be positive", path,
-              golden.num_virtual_tokens);
-  golden.base_parameters = json_value<int64_t>(root, "all_params", path, "an integer") -
-                           json_value<int64_t>(root, "trainable_params", path, "an integer");
-  golden.losses = json_value<std::vector<double>>(root, "losses", path, "a non-empty list of numbers");
+  if (root.contains("cpt_config")) {  // golden/cpt/<model>/<variant>: CPT's own layout (golden/README.md "cpt/")
+    golden.peft_method = "cpt";
+    golden.flavour = "cpt";
+    golden.base_model = json_value<std::string>(root, "model", path, "a path under paths.shared");
+    golden.num_virtual_tokens = json_value<int64_t>(root, "cpt_config.num_virtual_tokens", path, "a positive integer");
+    golden.losses = json_value<std::vector<double>>(root, "losses", path, "a non-empty list of numbers");
+    golden.adapter_config = json_at(root, "cpt_config", path);
+    golden.cpt_result = root;
+  } else {
+    golden.peft_method = json_value<std::string>(root, "method", path, "a string (prompt_random, prefix, ...)");
+    golden.base_model = json_value<std::string>(root, "base_model", path, "a path under paths.shared");
+    golden.flavour = json_value<std::string>(root, "flavour", path, "a string");
+    const std::vector<std::string> flavours = {"causal", "seqcls", "mlm", "seq2seq"};
+    PTLAB_CHECK(std::find(flavours.begin(), flavours.end(), golden.flavour) != flavours.end(),
+                "{}: flavour '{}' is not one of {}", path, golden.flavour, join_names(flavours));
+    golden.num_virtual_tokens = json_value<int64_t>(root, "num_virtual_tokens", path, "a positive integer");
+    PTLAB_CHECK(golden.num_virtual_tokens > 0, "{}: num_virtual_tokens is {} but must be positive", path,
+                golden.num_virtual_tokens);
+    golden.base_parameters = json_value<int64_t>(root, "all_params", path, "an integer") -
+                             json_value<int64_t>(root, "trainable_params", path, "an integer");
+    golden.losses = json_value<std::vector<double>>(root, "losses", path, "a non-empty list of numbers");
+  }
 
   const std::string type = json_value<std::string>(root, "optimizer.type", path, "a string");
   PTLAB_CHECK(type == "torch.optim.AdamW", "{}: optimizer.type is '{}'; ptlab parity replays torch.optim.AdamW only",
@@ -335,7 +349,7 @@ GoldenRun GoldenRun::read(const std::string& given) {
   golden.optimizer.eps = json_value<double>(root, "optimizer.eps", path, "a number");
   golden.optimizer.weight_decay = json_value<double>(root, "optimizer.weight_decay", path, "a number");
 
-  golden.adapter_config = json_at(root, "adapter_init.adapter_config", path);
+  if (golden.flavour != "cpt") golden.adapter_config = json_at(root, "adapter_init.adapter_config", path);
   PTLAB_CHECK(golden.adapter_config.is_object(), "{}: adapter_init.adapter_config must be an object", path);
   return golden;
 }
@@ -344,6 +358,8 @@ template <class T>
 T GoldenRun::adapter_value(const std::string& key) const {
   const char* expected = std::is_same_v<T, std::string> ? "a string"
                          : std::is_same_v<T, bool>      ? "true or false"
+                         : std::is_same_v<T, double>    ? "a number"
+                         : std::is_same_v<T, std::vector<int64_t>> ? "a list of integers"
                                                         : "an integer";
   return json_value<T>(adapter_config, key, dir + "/result.json (adapter_init.adapter_config)", expected);
 }
@@ -351,6 +367,8 @@ template std::string GoldenRun::adapter_value<std::string>(const std::string&) c
 template int64_t GoldenRun::adapter_value<int64_t>(const std::string&) const;
 template bool GoldenRun::adapter_value<bool>(const std::string&) const;
 template nlohmann::json GoldenRun::adapter_value<nlohmann::json>(const std::string&) const;
+template double GoldenRun::adapter_value<double>(const std::string&) const;
+template std::vector<int64_t> GoldenRun::adapter_value<std::vector<int64_t>>(const std::string&) const;
 
 bool ParityReport::passed() const {
   auto all_ok = [](const auto& items) {
@@ -386,6 +404,7 @@ const ParityMethod& parity_method_for(const GoldenRun& golden) {
 }
 
 ParityReport replay_peft_golden(const GoldenRun& golden, const ParityOptions& options) {
+  if (golden.flavour == "cpt") return replay_cpt_golden(golden, options);
   const ParityMethod& entry = parity_method_for(golden);
   ParityReport report;
   report.golden = golden;

@@ -52,7 +52,10 @@ struct GoldenRun {
   int64_t base_parameters = 0;
   train::OptimizerConfig optimizer;  ///< "optimizer" (torch.optim.AdamW)
   std::vector<double> losses;        ///< PEFT's loss before each step
-  nlohmann::json adapter_config;     ///< adapter_init.adapter_config (PEFT's config of the method)
+  nlohmann::json adapter_config;     ///< adapter_init.adapter_config (PEFT's config of the method); CPT: cpt_config
+  /// CPT goldens (golden/cpt/<model>/<variant>, their own result.json: model, variant, cpt_config, optimizer,
+  /// losses, ...): the whole result.json; flavour "cpt", peft_method "cpt". Null for the other goldens.
+  nlohmann::json cpt_result;
 
   /// adapter_config[key] as T (std::string, int64_t, bool, or nlohmann::json when it may be null); a missing
   /// key or another type is an Error naming result.json and the key path.
@@ -119,6 +122,13 @@ struct ParityReport {
 
 /// Replays `golden` on options.model_dir (see the top of this file).
 ParityReport replay_peft_golden(const GoldenRun& golden, const ParityOptions& options);
+
+/// Replays a CPT golden (flavour "cpt"; parity_cpt.cpp): the method built from cpt_config, PEFT's init
+/// loaded, batch.safetensors with its input_type_mask as the query's label positions, N AdamW steps with
+/// CPT's loss; then step-0 gradients and the final delta against PEFT's, the exported adapter against
+/// adapter_final (prompt_embeddings and adapter_config.json), and the reloaded adapters' loss against
+/// result.json's reload_check. replay_peft_golden() dispatches here.
+ParityReport replay_cpt_golden(const GoldenRun& golden, const ParityOptions& options);
 
 /// How ptlab replays PEFT's goldens of one method: one entry per ptlab method (parity_methods.cpp).
 struct ParityMethod {

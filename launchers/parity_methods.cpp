@@ -140,10 +140,39 @@ ParityMethod p_tuning() {
   return entry;
 }
 
+// PEFT's CPT (golden/cpt/<model>/<variant>, their own layout: GoldenRun::read names them "cpt"). The replay
+// is replay_cpt_golden() (parity_cpt.cpp, reached through the flavour "cpt"); this entry gives its config:
+// the explicit context and options of cpt_config. PEFT's embedding.weight is ptlab's frozen
+// context_embeddings, delta_embedding.weight its "delta".
+ParityMethod cpt() {
+  ParityMethod entry;
+  entry.method = "cpt";
+  entry.peft_methods = {"cpt"};
+  entry.config = [](const GoldenRun& golden) {
+    YAML::Node config;
+    config["name"] = "cpt";
+    config["context_examples"] = YAML::Node(YAML::NodeType::Null);
+    for (int64_t id : golden.adapter_value<std::vector<int64_t>>("cpt_token_ids")) config["context_token_ids"].push_back(id);
+    for (int64_t t : golden.adapter_value<std::vector<int64_t>>("cpt_tokens_type_mask"))
+      config["context_type_mask"].push_back(t);
+    config["epsilon_input"] = golden.adapter_value<double>("opt_projection_epsilon");
+    config["epsilon_format"] = golden.adapter_value<double>("opt_projection_format_epsilon");
+    config["loss_weighting"] = golden.adapter_value<std::string>("opt_weighted_loss_type");
+    config["decay_factor"] = golden.adapter_value<double>("opt_loss_decay_factor");
+    return config;
+  };
+  entry.parameter_name = [](const std::string& peft_name) {
+    return peft_name == "delta_embedding.weight" ? std::string("delta")
+           : peft_name == "embedding.weight"     ? std::string("context_embeddings")
+                                                 : peft_name;
+  };
+  return entry;
+}
+
 }  // namespace
 
 const std::vector<ParityMethod>& parity_methods() {
-  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning(), p_tuning()};
+  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning(), p_tuning(), cpt()};
   return table;
 }
 

@@ -214,6 +214,7 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     s.task->learn_labels(tagged);
   }
   methods::MethodContext context{*s.backbone, *s.tokenizer, *s.task, s.seed};
+  if (s.dataset->has_split("train")) context.train = &s.dataset->split("train");  // CPT's demonstrations
   s.method = methods::make_method(config::Reader(root["method"], "method", composed.origins), context);
   {
     // Virtual tokens in front must leave room for the text within the model's positions (RoPE models:

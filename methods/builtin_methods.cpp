@@ -4,6 +4,7 @@
 #include "methods/baselines/linear_head.h"
 #include "methods/baselines/pretrain.h"
 #include "methods/baselines/zero_shot.h"
+#include "methods/cpt/cpt.h"
 #include "methods/method.h"
 #include "methods/p_tuning/p_tuning.h"
 #include "methods/p_tuning_v2/p_tuning_v2.h"
@@ -36,6 +37,12 @@ void register_builtin_methods() {
         "p_tuning_v2",
         "Liu et al. 2022 (THUDM): deep prefix at every layer + a linear head on [CLS]/pooler/last or per token",
         {&PTuningV2::make});
+    registry.add("cpt",
+                 "Blau et al. 2024 / PEFT: k in-context demonstrations as the prompt, projected offsets on their "
+                 "tokens, the labels' loss",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                   return std::make_unique<Cpt>(CptConfig::decode(reader), context);
+                 }});
     registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
     registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});
     registry.add("linear_head", "a trained Linear(d, C) head on the frozen backbone (linear probing)",

@@ -42,6 +42,9 @@ struct MethodContext {
   const text::Tokenizer& tokenizer;
   const tasks::Task& task;
   uint64_t seed = 0;  ///< the run's seed: every rank draws the same initial parameters from it
+  /// The task's training split when the run loaded one (methods built from examples: CPT's
+  /// demonstrations), else null.
+  const std::vector<data::Example>* train = nullptr;
 };
 
 class Method : public torch::nn::Module {
@@ -69,6 +72,20 @@ class Method : public torch::nn::Module {
   /// batch.soft_positions, the attention mask, layer prefixes. The logits request is left to the task's
   /// objective.
   virtual models::BackboneInput prompt(const tasks::Batch& batch) = 0;
+
+  /// Methods with their own training loss (CPT): widens the logits request the objective made for a
+  /// training batch (the trainer calls it after objective.request). Default: nothing.
+  virtual void request_loss(const tasks::Batch& batch, models::BackboneInput& input) {
+    (void)batch;
+    (void)input;
+  }
+  /// The method's own training loss of `batch` (a float32 scalar with a graph to the trainable parameters),
+  /// or an undefined tensor (default): the trainer then takes the objective's loss.
+  virtual at::Tensor loss(const models::BackboneOutput& output, const tasks::Batch& batch) {
+    (void)output;
+    (void)batch;
+    return {};
+  }
 
   /// A classification head the method trains with its parameters (linear_head / P-Tuning v2), or
   /// nullptr: the objective then scores with the task's verbalizer.

@@ -142,8 +142,10 @@ std::vector<data::Example> Trainer::micro_batch(Position& position) {
 at::Tensor Trainer::forward_loss(const tasks::Batch& batch) {
   models::BackboneInput input = parts_.method.prompt(batch);
   parts_.objective.request(batch, input);
+  parts_.method.request_loss(batch, input);
   models::BackboneOutput output = parts_.backbone.forward(input);
-  return parts_.objective.loss(output, batch);
+  at::Tensor loss = parts_.method.loss(output, batch);  // a method with its own loss (CPT), else undefined
+  return loss.defined() ? loss : parts_.objective.loss(output, batch);
 }
 
 std::map<std::string, double> Trainer::evaluate(const std::vector<data::Example>& examples, int64_t limit) {

@@ -70,6 +70,21 @@ TEST(ParityCommand, PromptTuningGoldenPasses) {
   EXPECT_TRUE(r.err.empty()) << r.err;
 }
 
+// CPT's goldens have their own layout (golden/cpt/<model>/<variant>); the replay adds the adapter round trip.
+TEST(ParityCommand, CptGoldenPasses) {
+  REQUIRE_GOLDENS();
+  const std::string dir_path = shared("golden/cpt/gpt2/decay");
+  if (!fs::exists(dir_path + "/result.json")) GTEST_SKIP() << "../shared lacks golden/cpt/gpt2/decay";
+  TempDir dir;
+  Result r = ptlab("parity " + dir_path + " " + shared_override(), dir);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PEFT cpt (cpt) replayed by cpt"), std::string::npos) << r.out;
+  EXPECT_EQ(loss_rows(r.out), 5) << r.out;
+  EXPECT_NE(r.out.find("   0  5.450414"), std::string::npos) << r.out;  // PEFT's step-0 loss 5.450415134
+  EXPECT_NE(r.out.find("ok    ptlab's exported adapter reloaded"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+}
+
 TEST(ParityCommand, PrefixGoldenPassesWithModel) {
   REQUIRE_GOLDENS();
   TempDir dir;
@@ -167,6 +182,7 @@ TEST(ParityCommand, MethodWithoutImplementationIsAnError) {
                                " has no ptlab implementation yet (known: prompt_random, prompt_text -> prompt_tuning; "
                                "prefix, prefix_proj, prefix_kvfix, prefix_proj_kvfix -> prefix_tuning");
   EXPECT_NE(r.err.find("ptuning_mlp, ptuning_lstm -> p_tuning"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cpt -> cpt"), std::string::npos) << r.err;
 }
 
 TEST(ParityCommand, PTuningGoldenPasses) {

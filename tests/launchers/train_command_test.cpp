@@ -85,6 +85,38 @@ TEST(TrainCommand, PrefixTuningTrainsResumesAndEvaluatesFromItsRunAndItsPeftAdap
   EXPECT_EQ(from_run.out, from_adapter.out);
 }
 
+// CPT trains through the method's own loss (Method::loss: the context's and the query's label tokens), saves a
+// PEFT CPT adapter, and `ptlab eval` (which loads no train split) rebuilds its context from the run or the adapter.
+TEST(TrainCommand, CptTrainsOnItsContextAndEvaluatesFromItsRunAndItsPeftAdapter) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  auto cpt_args = [](std::string args) {
+    args.replace(args.find("method=prompt_tuning"), 20, "method=cpt");
+    args.replace(args.find("method.length=4"), 15, "method.context_examples=2");
+    args.replace(args.find("method.init=sampled_vocab"), 25, "method.loss_weighting=decay");
+    return args;
+  };
+  Result r = ptlab("train " + cpt_args(base_args(run)) + " trainer.max_steps=4 trainer.eval_every=2 trainer.log_every=1", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = read_json(run + "/summary.json");
+  EXPECT_EQ(summary["status"], "completed");
+  const at::Tensor delta = io::load_safetensors(run + "/prompt.safetensors").at("delta");  // [n, 64]
+  ASSERT_EQ(delta.dim(), 2);
+  EXPECT_EQ(delta.size(1), 64);
+  EXPECT_GT(delta.abs().max().item<double>(), 0.0);  // the offsets trained
+  EXPECT_EQ(summary["trainable_parameters"], delta.numel());
+  EXPECT_NE(file_text(run + "/adapter/adapter_config.json").find("\"peft_type\": \"CPT\""), std::string::npos);
+  EXPECT_EQ(series_length(run + "/metrics.h5", "/metrics/train/loss/value"), 4);
+  Result from_run = ptlab("eval " + cpt_args(base_args(dir.sub("e1"))) + " --split dev --from " + run, dir);
+  Result from_adapter = ptlab("eval " + cpt_args(base_args(dir.sub("e2"))) + " --split dev --from " + run + "/adapter", dir);
+  ASSERT_EQ(from_run.code, 0) << from_run.err;
+  ASSERT_EQ(from_adapter.code, 0) << from_adapter.err;
+  EXPECT_EQ(from_run.out, from_adapter.out);
+  const double best = summary["best/eval/accuracy"].get<double>();
+  EXPECT_NE(from_run.out.find(fmt_args({"accuracy", fmt_fixed(best)})), std::string::npos) << from_run.out;
+}
+
 TEST(TrainCommand, ResumeAfterSigtermEqualsAnUninterruptedRun) {
   REQUIRE_SHARED();
   TempDir dir;
