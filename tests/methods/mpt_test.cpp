@@ -194,6 +194,25 @@ TEST(Mpt, SourceInits) {
   std::filesystem::remove(path);
 }
 
+// A PEFT MULTITASK_PROMPT_TUNING adapter is a source too (PEFT's own, 2 tasks, rank 1).
+TEST(Mpt, SourceFromAPeftAdapter) {
+  PTLAB_METHOD_FIXTURE(f, "gpt2", testing::kLmTask);
+  const std::string adapter = testing::shared_path("golden/peft/gpt2/multitask/adapter_final");
+  const auto stored = io::load_safetensors(adapter + "/adapter_model.safetensors");
+  auto method = testing::make_method_from(
+      "{name: mpt, length: 8, init: average_source_tasks, init_file: '" + adapter + "'}", *f.context);
+  EXPECT_TRUE(at::equal(as_mpt(*method).shared_prompt(), stored.at("prompt_embeddings")));
+  EXPECT_TRUE(at::allclose(as_mpt(*method).task_cols(), stored.at("prefix_task_cols").mean(0, true)));
+  EXPECT_TRUE(at::allclose(as_mpt(*method).task_rows(), stored.at("prefix_task_rows").mean(0, true)));
+}
+
+// Distillation teachers are encoder prompts: refused on T5, whose MPT prompt has a decoder half.
+TEST(Mpt, NoDistillationOnEncoderDecoderModels) {
+  PTLAB_METHOD_FIXTURE(f, "t5", testing::kLmTask);
+  EXPECT_THAT(error_of([&] { testing::make_method_from("{name: mpt, length: 2, teachers: [t.safetensors]}", *f.context); }),
+              HasSubstr("method.teachers: prompt distillation runs on decoder-only and encoder-only models"));
+}
+
 // ---- source training: prompt distillation --------------------------------------------------------------
 
 TEST(Mpt, DistillationMatchesTransformers) {
