@@ -55,9 +55,10 @@ MptConfig MptConfig::decode(config::Reader reader) {
   reader.has("name");  // make_method's key
   c.length = reader.get<int64_t>("length", c.length);
   PTLAB_CHECK(c.length >= 1, "{}: the prompt needs at least 1 virtual token, got {}", c.at("length"), c.length);
-  c.num_tasks = reader.get<int64_t>("num_tasks", c.num_tasks);
-  PTLAB_CHECK(c.num_tasks >= 1, "{}: MPT needs at least 1 task (the task ids run over 0..num_tasks-1), got {}",
-              c.at("num_tasks"), c.num_tasks);
+  c.num_tasks = reader.get<std::optional<int64_t>>("num_tasks", c.num_tasks);
+  PTLAB_CHECK(!c.num_tasks || *c.num_tasks >= 1,
+              "{}: MPT needs at least 1 task (the task ids run over 0..num_tasks-1; null: task.task_names), got {}",
+              c.at("num_tasks"), *c.num_tasks);
   c.rank = reader.get<int64_t>("rank", c.rank);
   PTLAB_CHECK(c.rank >= 1, "{}: the rank r of the task factors U [T, N, r] and V [T, r, d] must be >= 1, got {}",
               c.at("rank"), c.rank);
@@ -87,9 +88,9 @@ MptConfig MptConfig::decode(config::Reader reader) {
   PTLAB_CHECK(c.factor_init_std > 0, "{}: must be > 0 (PEFT's is 0.02), got {}", c.at("factor_init_std"),
               c.factor_init_std);
   c.teachers = reader.get<std::vector<std::string>>("teachers", c.teachers);
-  PTLAB_CHECK(c.teachers.empty() || static_cast<int64_t>(c.teachers.size()) == c.num_tasks,
+  PTLAB_CHECK(c.teachers.size() <= 1 || !c.num_tasks || static_cast<int64_t>(c.teachers.size()) == *c.num_tasks,
               "{}: distillation needs one teacher prompt per task: {} is {} but {} teachers are given",
-              c.at("teachers"), c.at("num_tasks"), c.num_tasks, c.teachers.size());
+              c.at("teachers"), c.at("num_tasks"), *c.num_tasks, c.teachers.size());
   c.distill_weight = reader.get<double>("distill_weight", c.distill_weight);
   PTLAB_CHECK(c.distill_weight >= 0, "{}: the distillation weight lambda must be >= 0, got {}",
               c.at("distill_weight"), c.distill_weight);
@@ -121,7 +122,12 @@ MultitaskPromptTuning::MultitaskPromptTuning(MptConfig config, const MethodConte
               "{}: {} virtual tokens do not fit the model's {} positions; use fewer", config_.at("length"), n,
               info.max_positions);
   submodules_ = info.is_encoder_decoder ? 2 : 1;
-  const int64_t rows = n * submodules_, d = info.hidden_size, T = config_.num_tasks, r = config_.rank;
+  const std::vector<std::string>& names = context.task.config().task_names;
+  num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
+  PTLAB_CHECK(names.empty() || num_tasks_ == static_cast<int64_t>(names.size()),
+              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} or null", config_.at("num_tasks"),
+              num_tasks_, names.size(), join_names(names), names.size());
+  const int64_t rows = n * submodules_, d = info.hidden_size, T = num_tasks_, r = config_.rank;
 
   // PEFT's draw order from one generator: the shared table (nn.Embedding's N(0, 1) for RANDOM, and for the
   // source modes, which overwrite it), then U, then V.
@@ -159,12 +165,33 @@ MultitaskPromptTuning::MultitaskPromptTuning(MptConfig config, const MethodConte
                 "{}: prompt distillation runs on decoder-only and encoder-only models; {} is encoder-decoder (its "
                 "MPT prompt has a decoder half that prompt_tuning teachers lack); drop the teachers",
                 config_.at("teachers"), info.model_type);
-    std::vector<at::Tensor> teachers;
-    for (std::size_t t = 0; t < config_.teachers.size(); ++t) {
-      const std::string where = config_.at("teachers") + "[" + std::to_string(t) + "]";
-      teachers.push_back(file_prompt(config_.teachers[t], n, d, /*encoder_decoder=*/false, where));  // [N, d]
+    const int64_t given = static_cast<int64_t>(config_.teachers.size());
+    PTLAB_CHECK(given == T || given == 1,
+                "{}: distillation needs one teacher prompt per task (or one prompt_tuning file with num_tasks {}): {} "
+                "is {} but {} teachers are given",
+                config_.at("teachers"), T, config_.at("num_tasks"), T, given);
+    if (given == T && T == 1) {
+      teachers_ = file_prompt(config_.teachers[0], n, d, false, config_.at("teachers") + "[0]").unsqueeze(0);
+    } else if (given == T) {
+      std::vector<at::Tensor> teachers;
+      for (int64_t t = 0; t < T; ++t) {
+        const std::string where = config_.at("teachers") + "[" + std::to_string(t) + "]";
+        teachers.push_back(file_prompt(config_.teachers[t], n, d, /*encoder_decoder=*/false, where));  // [N, d]
+      }
+      teachers_ = at::stack(teachers);  // [T, N, d]
+    } else {  // one prompt_tuning run with num_tasks T: its "prompt" [T*N, d], task t's rows N*t..N*t+N-1
+      const std::string where = config_.at("teachers") + "[0]";
+      const std::string& path = config_.teachers[0];
+      PTLAB_CHECK(std::filesystem::is_regular_file(path), "{}: no teacher prompt at {}", where, path);
+      const auto tensors = io::load_safetensors(path);
+      PTLAB_CHECK(tensors.count("prompt") && tensors.at("prompt").dim() == 2 &&
+                      tensors.at("prompt").size(0) == T * n && tensors.at("prompt").size(1) == d,
+                  "{}: {} must hold a prompt_tuning 'prompt' of [{} x {}, {}] (num_tasks {}, length {}) for {} tasks "
+                  "from one file; give one file per task otherwise",
+                  where, path, T, n, d, T, n, T);
+      teachers_ = tensors.at("prompt").to(at::kFloat).view({T, n, d});
     }
-    teachers_ = at::stack(teachers).to(device, at::kFloat);  // [T, N, d]
+    teachers_ = teachers_.to(device, at::kFloat);
   }
 }
 
@@ -228,7 +255,7 @@ models::BackboneInput MultitaskPromptTuning::prompt(const tasks::Batch& batch) {
 
   models::BackboneInput input = batch_input(batch, *backbone_, /*with_ids=*/false);
   const at::Device device = backbone_->device();
-  const at::Tensor ids = batch_task_ids(batch, config_.num_tasks, config_.at("num_tasks"), prompt_.device());
+  const at::Tensor ids = batch_task_ids(batch, num_tasks_, config_.at("num_tasks"), prompt_.device());
   const at::Tensor prompts = task_prompts(ids);                               // [B, N*S, d]
   const at::Tensor embeds = backbone_->embed(batch.input_ids.to(device));    // [B, T, d]
   input.inputs_embeds = place(batch, embeds, prompts.narrow(1, 0, n));       // [B, T, d]
@@ -249,7 +276,7 @@ models::BackboneInput MultitaskPromptTuning::prompt(const tasks::Batch& batch) {
 at::Tensor MultitaskPromptTuning::extra_loss(const tasks::Batch& batch, const models::BackboneInput& input,
                                              const models::BackboneOutput& output) {
   if (!teachers_.defined()) return {};
-  const at::Tensor ids = batch_task_ids(batch, config_.num_tasks, config_.at("num_tasks"), teachers_.device());
+  const at::Tensor ids = batch_task_ids(batch, num_tasks_, config_.at("num_tasks"), teachers_.device());
   models::BackboneOutput teacher;
   {
     at::NoGradGuard no_grad;

@@ -10,7 +10,7 @@
 //   method:                     # configs/method/mpt.yaml
 //     name: mpt
 //     length: 100               # N virtual tokens (per transformer submodule, see T5 below)
-//     num_tasks: 1              # T: the task ids the batches carry run over 0..T-1
+//     num_tasks: 1              # T: the task ids the batches carry run over 0..T-1 (null: task.task_names)
 //     rank: 1                   # r of the task factors (PEFT's num_ranks)
 //     init: normal              # the shared prompt: normal | uniform | sampled_vocab | text (prompt_init.h),
 //                               #   or from a source stage: average_source_tasks | exact_source_task |
@@ -23,7 +23,8 @@
 //                               #   MULTITASK_PROMPT_TUNING adapter (directory or adapter_model.safetensors)
 //     init_task: 0              # exact_source_task: which source task
 //     factor_init_std: 0.02     # U and V start N(0, std^2) (PEFT's 0.02)
-//     teachers: []              # source training: one prompt_tuning prompt.safetensors per task (distillation)
+//     teachers: []              # source training: one prompt_tuning prompt.safetensors per task, or one of
+//                               #   prompt_tuning with num_tasks T (its [T*N, d] prompt) (distillation)
 //     distill_weight: 1.0       # lambda of the distillation terms
 //
 // Parameters (export_state() / prompt.safetensors): "prompt" [N*S, d], "task_cols" [T, N*S, r], "task_rows"
@@ -40,7 +41,9 @@
 // naming the file and both shapes.
 //
 // Source training with prompt distillation (paper stage 1; PEFT has none, issue #1124). With `teachers`
-// (T files, teacher t a prompt_tuning prompt.safetensors "prompt" [N, d] trained on task t alone), the
+// (T files, teacher t a prompt_tuning prompt.safetensors "prompt" [N, d] trained on task t alone; or one
+// file of a prompt_tuning run with num_tasks T on the mixed data, whose task t rows N*t..N*t+N-1 saw only
+// task t's examples), the
 // training loss becomes (extra_loss(); the trainer adds it to the task objective's loss)
 //
 //   L = L_task + lambda * (L_logits + L_hidden)
@@ -92,7 +95,7 @@ const char* mpt_init_name(MptInit init);
 
 struct MptConfig {
   int64_t length = 100;
-  int64_t num_tasks = 1;
+  std::optional<int64_t> num_tasks = 1;  ///< nullopt: the task's task_names count (1 when it has none)
   int64_t rank = 1;
   MptInit init = MptInit::kNormal;
   double init_std = 1.0;
@@ -108,8 +111,8 @@ struct MptConfig {
 
   /// Decodes the `method:` mapping and calls reader.finish(). Errors name the key path: length,
   /// num_tasks or rank < 1, an unknown init (did-you-mean), init_std / init_range / factor_init_std <= 0,
-  /// text without init_text, a source init without init_file, init_task outside [0, ...), a teachers list
-  /// whose length is not num_tasks, distill_weight < 0.
+  /// text without init_text, a source init without init_file, init_task < 0, a teachers list whose
+  /// length is neither num_tasks nor 1, distill_weight < 0.
   static MptConfig decode(config::Reader reader);
 
   std::string at(const std::string& key) const { return where + "." + key; }
@@ -152,6 +155,8 @@ class MultitaskPromptTuning final : public Method {
 
   const MptConfig& config() const { return config_; }
   int64_t length() const { return config_.length; }
+  /// T, resolved (num_tasks null: the task's task_names count).
+  int64_t num_tasks() const { return num_tasks_; }
   /// S: 2 for encoder-decoder backbones (a decoder prompt too), else 1.
   int64_t submodules() const { return submodules_; }
   const at::Tensor& shared_prompt() const { return prompt_; }  ///< [N*S, d]
@@ -168,6 +173,7 @@ class MultitaskPromptTuning final : public Method {
   MptConfig config_;
   models::Backbone* backbone_;
   int64_t submodules_ = 1;
+  int64_t num_tasks_ = 1;
   at::Tensor prompt_;     // [N*S, d] "prompt"
   at::Tensor task_cols_;  // [T, N*S, r] "task_cols"
   at::Tensor task_rows_;  // [T, r, d] "task_rows"

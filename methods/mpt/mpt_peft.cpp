@@ -43,7 +43,7 @@ void MultitaskPromptTuning::save_exports(const std::string& dir) {
       {"num_attention_heads", info.num_heads},
       {"num_layers", info.num_layers},
       {"num_ranks", config_.rank},
-      {"num_tasks", config_.num_tasks},
+      {"num_tasks", num_tasks_},
       {"num_transformer_submodules", submodules_},
       {"num_virtual_tokens", length()},
       {"peft_type", "MULTITASK_PROMPT_TUNING"},
@@ -60,7 +60,7 @@ void MultitaskPromptTuning::save_exports(const std::string& dir) {
   const std::string readme = "---\nlibrary_name: peft\nbase_model: " + base +
                              "\n---\n\n# Multitask prompt tuning adapter\n\nProduced by ptlab " PTLAB_VERSION ": " +
                              std::to_string(length()) + " virtual tokens x " + std::to_string(submodules_) +
-                             " submodule(s), " + std::to_string(config_.num_tasks) + " task(s), rank " +
+                             " submodule(s), " + std::to_string(num_tasks_) + " task(s), rank " +
                              std::to_string(config_.rank) +
                              ".\n\nLoad it with Hugging Face PEFT:\n\n    from peft import PeftModel\n    model = "
                              "PeftModel.from_pretrained(base_model, \"path/to/this/directory\")\n";

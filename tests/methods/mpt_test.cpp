@@ -62,8 +62,8 @@ TEST(MptConfig, BadValuesAreOneLineErrors) {
   EXPECT_THAT(error_of([] { decode("{name: mpt, rank: -2}"); }), HasSubstr("method.rank"));
   EXPECT_THAT(error_of([] { decode("{name: mpt, num_tasks: 0}"); }),
               HasSubstr("method.num_tasks: MPT needs at least 1 task"));
-  EXPECT_THAT(error_of([] { decode("{name: mpt, num_tasks: 2, teachers: [a.safetensors]}"); }),
-              HasSubstr("method.teachers: distillation needs one teacher prompt per task: method.num_tasks is 2 but 1 "
+  EXPECT_THAT(error_of([] { decode("{name: mpt, num_tasks: 2, teachers: [a.safetensors, b.safetensors, c]}"); }),
+              HasSubstr("method.teachers: distillation needs one teacher prompt per task: method.num_tasks is 2 but 3 "
                         "teachers are given"));
   EXPECT_THAT(error_of([] { decode("{name: mpt, init: average_source}"); }),
               HasSubstr("unknown MPT init 'average_source'"));
@@ -72,7 +72,8 @@ TEST(MptConfig, BadValuesAreOneLineErrors) {
   EXPECT_THAT(error_of([] { decode("{name: mpt, lenght: 4}"); }), HasSubstr("lenght"));
   const MptConfig c = decode("{name: mpt, length: 4, num_tasks: 3, rank: 2, init: text, init_text: hi}");
   EXPECT_EQ(c.length, 4);
-  EXPECT_EQ(c.num_tasks, 3);
+  EXPECT_EQ(c.num_tasks.value_or(0), 3);
+  EXPECT_FALSE(decode("{name: mpt, num_tasks: null}").num_tasks.has_value());
   EXPECT_EQ(c.rank, 2);
   EXPECT_EQ(c.init, MptInit::kText);
 }
@@ -266,6 +267,29 @@ TEST(Mpt, DistillationMatchesTransformers) {
   }
   std::cout << "[ distill ] loss " << loss.item<double>() << " vs " << ref.at("loss").item<double>()
             << ", max grad diff / max |grad| " << worst << "\n";
+
+  // One prompt_tuning file of num_tasks 2 ([2 x 3, d], task t's rows 3t..3t+2) teaches the same.
+  const std::string joint = temp_path("joint.safetensors");
+  io::save_safetensors(joint, {{"prompt", ref.at("teachers").reshape({6, -1}).contiguous()}});
+  auto from_one = testing::make_method_from("{name: mpt, length: 3, num_tasks: 2, rank: 2, distill_weight: " +
+                                                std::to_string(lambda) + ", teachers: ['" + joint + "']}",
+                                            *f.context);
+  from_one->import_state({{"prompt", ref.at("prompt")}, {"task_cols", ref.at("task_cols")},
+                          {"task_rows", ref.at("task_rows")}},
+                         "mpt_distill.safetensors");
+  {
+    at::NoGradGuard no_grad;
+    models::BackboneInput one_input = from_one->prompt(batch);
+    one_input.logits.mode = models::LogitsRequest::Mode::kAll;
+    const models::BackboneOutput one_output = f.backbone().forward(one_input);
+    EXPECT_NEAR(from_one->extra_loss(batch, one_input, one_output).item<double>(), extra.item<double>(), 1e-6);
+  }
+  EXPECT_THAT(error_of([&] {
+                testing::make_method_from("{name: mpt, length: 3, num_tasks: 3, teachers: ['" + joint + "']}",
+                                          *f.context);
+              }),
+              HasSubstr("must hold a prompt_tuning 'prompt' of [3 x 3, 64]"));
+  std::filesystem::remove(joint);
 
   // Without teachers there is nothing to add.
   auto plain = testing::make_method_from("{name: mpt, length: 3, num_tasks: 2, rank: 2}", *f.context);
