@@ -124,9 +124,10 @@ MultitaskPromptTuning::MultitaskPromptTuning(MptConfig config, const MethodConte
   submodules_ = info.is_encoder_decoder ? 2 : 1;
   const std::vector<std::string>& names = context.task.config().task_names;
   num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
-  PTLAB_CHECK(names.empty() || num_tasks_ == static_cast<int64_t>(names.size()),
-              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} or null", config_.at("num_tasks"),
-              num_tasks_, names.size(), join_names(names), names.size());
+  PTLAB_CHECK(names.empty() || num_tasks_ == 1 || num_tasks_ == static_cast<int64_t>(names.size()),
+              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} (factors per task), 1 (one shared "
+              "prompt) or null",
+              config_.at("num_tasks"), num_tasks_, names.size(), join_names(names), names.size());
   const int64_t rows = n * submodules_, d = info.hidden_size, T = num_tasks_, r = config_.rank;
 
   // PEFT's draw order from one generator: the shared table (nn.Embedding's N(0, 1) for RANDOM, and for the
