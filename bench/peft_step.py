@@ -63,9 +63,10 @@ def parse_args():
     p.add_argument("--prompt", type=int, default=20, help="virtual tokens")
     p.add_argument("--target", type=int, help="decoder target tokens, encoder-decoder only (default 8)")
     p.add_argument("--objective", choices=["lm", "classify"], default="lm")
-    p.add_argument("--method", choices=["prompt", "prefix", "ptuning"], default="prompt",
+    p.add_argument("--method", choices=["prompt", "prefix", "ptuning", "mpt"], default="prompt",
                    help="prompt: PromptTuningConfig; prefix: PrefixTuningConfig (no projection), the input unchanged; "
-                        "ptuning: PromptEncoderConfig (P_TUNING), its prompt encoder trains along")
+                        "ptuning: PromptEncoderConfig (P_TUNING), its prompt encoder trains along; "
+                        "mpt: MultitaskPromptTuningConfig (1 task, rank 1; task_ids all 0; not T5)")
     p.add_argument("--encoder", choices=["mlp", "lstm"], help="ptuning: the encoder_reparameterization_type (mlp)")
     p.add_argument("--hidden", type=int, help="ptuning: encoder_hidden_size (default: the model's hidden size)")
     p.add_argument("--steps", type=int, default=5)
@@ -192,6 +193,12 @@ def main():
     weights = parameters - embedding_parameters(base)
     if a.method == "prefix":
         peft_config = peft.PrefixTuningConfig(task_type=task, num_virtual_tokens=a.prompt)
+    elif a.method == "mpt":
+        if task == peft.TaskType.SEQ_2_SEQ_LM:
+            fail("--method mpt covers decoder-only and BERT models, as ptlab bench train does")
+        peft_config = peft.MultitaskPromptTuningConfig(
+            task_type=task, num_virtual_tokens=a.prompt, num_tasks=1, num_ranks=1,
+            prompt_tuning_init=peft.MultitaskPromptTuningInit.RANDOM)
     elif a.method == "ptuning":
         peft_config = peft.PromptEncoderConfig(
             task_type=task, num_virtual_tokens=a.prompt, encoder_hidden_size=a.hidden,
@@ -219,8 +226,10 @@ def main():
     else:
         labels = ids  # PEFT prepends n x -100 for the virtual tokens
 
+    extra = {"task_ids": torch.zeros(a.batch, dtype=torch.long)} if a.method == "mpt" else {}  # mpt: all task 0
+
     def step():
-        loss = model(input_ids=ids, labels=labels).loss
+        loss = model(input_ids=ids, labels=labels, **extra).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(prompt, 1.0)
         optimizer.step()

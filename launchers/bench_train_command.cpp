@@ -5,7 +5,9 @@
 // (PEFT's flat [n, 2 L d_kv] prefix split per layer; T5: the decoder's, as PEFT), the input unchanged, so
 // the sequence does not grow. `--method ptuning` measures P-tuning steps: the n virtual tokens in front
 // are the output of PEFT's prompt encoder (`--encoder mlp|lstm`, hidden size `--hidden`, default d), which
-// runs per batch row as PEFT's does and trains with the prompt rows. It reports the
+// runs per batch row as PEFT's does and trains with the prompt rows. `--method mpt` measures Multitask
+// Prompt Tuning steps: the prompt times a rank-1 task factor picked per example (PEFT's
+// MULTITASK_PROMPT_TUNING, one task; decoder-only and BERT). It reports the
 // share of the machine's compute limit: frozen-backbone training costs about 2 FLOPs per weight per token
 // forward plus 2 for the activation-only backward, so limit = matmul rate / (4 x non-embedding weights)
 // tokens/s (attention's T^2 terms on top are ignored, so the share is an upper bound).
@@ -52,7 +54,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: ptlab bench train DIR [--random] [--batch B] [--seq T] [--prompt N] [--objective lm|classify]\n"
-    "                             [--method prompt|prefix|ptuning] [--encoder mlp|lstm] [--hidden H]\n"
+    "                             [--method prompt|prefix|ptuning|mpt] [--encoder mlp|lstm] [--hidden H]\n"
     "                             [--target L] [--dtype fp32|bf16] [--steps S] [--warmup W] [--threads N] [--json]\n"
     "       ptlab bench train --config config.json [same options]\n"
     "\n"
@@ -72,7 +74,8 @@ constexpr const char* kHelp =
     "--method M     prompt (default): N virtual tokens in the input; prefix: N key/value positions in every\n"
     "               attention layer (prefix tuning), the input unchanged; ptuning: N virtual tokens from\n"
     "               PEFT's P-tuning prompt encoder (--encoder mlp (default) or lstm, hidden size --hidden H,\n"
-    "               default d), which trains along\n"
+    "               default d), which trains along; mpt: N virtual tokens P * (U[t] V[t]) with rank-1 task\n"
+    "               factors picked per example (multitask prompt tuning; not T5)\n"
     "--dtype D      the frozen backbone's dtype: fp32 (default), bf16 or fp16; the prompt stays fp32 and is cast\n"
     "               where it joins the embeddings (the limit stays the fp32 matmul rate's)\n"
     "--threads N    intra-op threads (default: all cores, divided among the ranks mpirun/srun put on this node);\n"
@@ -98,9 +101,9 @@ int run_bench_train(const std::vector<std::string>& args) {
   PTLAB_CHECK(objective == "lm" || objective == "classify",
               "ptlab bench train: --objective is lm or classify, got '{}'", objective);
   const std::string method = opts.get("--method", "prompt");
-  PTLAB_CHECK(method == "prompt" || method == "prefix" || method == "ptuning",
-              "ptlab bench train: --method is prompt, prefix or ptuning, got '{}'", method);
-  const bool prefix = method == "prefix", ptuning = method == "ptuning";
+  PTLAB_CHECK(method == "prompt" || method == "prefix" || method == "ptuning" || method == "mpt",
+              "ptlab bench train: --method is prompt, prefix, ptuning or mpt, got '{}'", method);
+  const bool prefix = method == "prefix", ptuning = method == "ptuning", mpt = method == "mpt";
   const std::string encoder = opts.get("--encoder", "mlp");
   PTLAB_CHECK(encoder == "mlp" || encoder == "lstm", "ptlab bench train: --encoder is mlp or lstm, got '{}'", encoder);
   PTLAB_CHECK(ptuning || (!opts.has("--encoder") && !opts.has("--hidden")),
@@ -126,6 +129,9 @@ int run_bench_train(const std::vector<std::string>& args) {
   }
   const auto& info = model->info();
   const bool seq2seq = info.is_encoder_decoder, encoder_only = !info.is_encoder_decoder && !info.is_causal;
+  PTLAB_CHECK(!(mpt && info.is_encoder_decoder),
+              "ptlab bench train: --method mpt covers decoder-only and BERT models; {} is encoder-decoder",
+              info.model_type);
   PTLAB_CHECK(!(encoder_only && objective == "lm"),
               "ptlab bench train: {} is an encoder-only model without a next-token loss: use --objective classify "
               "(two label-word logits at a [MASK] position)",
@@ -167,6 +173,16 @@ int run_bench_train(const std::vector<std::string>& args) {
   if (head) {
     for (const auto& p : head->named_parameters()) trained.emplace_back("mlp_head." + p.key(), p.value());
   }
+  // mpt: rank-1 factors of one task, U [1, n, 1] and V [1, 1, d], N(0, 0.02^2) as PEFT's init (drawn for
+  // mpt only: the other methods' later draws stay as they were).
+  at::Tensor task_cols, task_rows;
+  const at::Tensor task_ids = at::zeros({batch}, at::kLong);  // [B]
+  if (mpt) {
+    task_cols = (at::randn({1, n, 1}) * 0.02).requires_grad_(true);
+    task_rows = (at::randn({1, 1, d}) * 0.02).requires_grad_(true);
+    trained.emplace_back("task_cols", task_cols);
+    trained.emplace_back("task_rows", task_rows);
+  }
   std::vector<at::Tensor> trained_tensors;
   for (const auto& named : trained) trained_tensors.push_back(named.second);
   train::OptimizerConfig optim;
@@ -196,6 +212,9 @@ int run_bench_train(const std::vector<std::string>& args) {
     } else {
       const at::Tensor embeds = model->embed(ids);  // [B, T, d], the backbone's dtype
       at::Tensor rows = prompt.unsqueeze(0).expand({batch, n, info.hidden_size});  // [B, n, d]
+      if (mpt) {  // MPT's per-example P * (U[t] V[t]), as methods/mpt does it
+        rows = prompt.unsqueeze(0) * at::bmm(task_cols.index_select(0, task_ids), task_rows.index_select(0, task_ids));
+      }
       if (ptuning) {
         // PEFT runs its encoder per batch row: [B, n, 2h] out of the LSTM, [B, n, d] out of the head.
         if (lstm) rows = std::get<0>(lstm->forward(rows.contiguous()));
@@ -266,6 +285,7 @@ int run_bench_train(const std::vector<std::string>& args) {
   std::printf("step       %s: batch %lld x seq %lld + %lld %s, objective %s, %d threads; median of %lld\n",
               prefix    ? "prefix tuning"
               : ptuning ? (encoder == "lstm" ? "p-tuning (lstm encoder)" : "p-tuning (mlp encoder)")
+              : mpt     ? "multitask prompt tuning"
                         : "prompt tuning",
               static_cast<long long>(batch), static_cast<long long>(len), static_cast<long long>(n),
               prefix ? "key/value positions in every layer" : "virtual tokens", objective.c_str(), threads,

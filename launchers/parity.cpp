@@ -500,7 +500,13 @@ ParityReport replay_peft_golden(const GoldenRun& golden, const ParityOptions& op
     } else if (golden.flavour == "mlm") {
       loss = tasks::token_loss(out.logits, batch.token_labels);
     } else if (golden.flavour == "seq2seq") {
-      loss = tasks::token_loss(out.logits, batch.decoder_labels);
+      // A method with a decoder prompt (MPT's S = 2 layout) has that many leading decoder positions, whose
+      // labels PEFT pads with -100.
+      const int64_t extra = out.logits.size(1) - batch.decoder_labels.size(1);
+      const at::Tensor labels =
+          extra > 0 ? at::cat({at::full({batch.size(), extra}, tasks::kIgnoreIndex, at::kLong), batch.decoder_labels}, 1)
+                    : batch.decoder_labels;  // [B, extra + T_dec]
+      loss = tasks::token_loss(out.logits, labels);
     } else {  // seqcls: pooler (tanh(W h[:, 0] + b)) -> classifier -> cross-entropy
       const at::Tensor first = out.last_hidden_state.select(1, 0);                        // [B, d]
       const at::Tensor pooled = at::tanh(at::linear(first, pooler_weight, pooler_bias));  // [B, d]

@@ -3,10 +3,14 @@
 #include "framework/core/error.h"
 #include "framework/io/safetensors.h"
 #include "launchers/parity.h"
+#include "methods/mpt/mpt.h"
 #include "methods/p_tuning/p_tuning.h"
 #include "methods/prefix_tuning/prefix_tuning.h"
 
 #include <ATen/core/grad_mode.h>
+#include <unistd.h>
+#include <fstream>
+#include <filesystem>
 
 namespace ptlab::launchers {
 namespace {
@@ -169,10 +173,83 @@ ParityMethod cpt() {
   return entry;
 }
 
+// PEFT's MULTITASK_PROMPT_TUNING: "embedding.weight" is ptlab's "prompt", "prefix_task_cols" / "_rows" its
+// "task_cols" / "task_rows" (all rows: T5's decoder half trains too). Beyond the generic replay: the adapter
+// ptlab exports after training holds PEFT's adapter_final tensors, its adapter_config.json PEFT's fields,
+// and it loads back.
+ParityMethod mpt() {
+  ParityMethod entry;
+  entry.method = "mpt";
+  entry.peft_methods = {"multitask"};
+  entry.config = [](const GoldenRun& golden) {
+    YAML::Node config;
+    config["name"] = "mpt";
+    config["length"] = golden.num_virtual_tokens;
+    config["num_tasks"] = golden.adapter_value<int64_t>("num_tasks");
+    config["rank"] = golden.adapter_value<int64_t>("num_ranks");
+    const std::string init = golden.adapter_value<std::string>("prompt_tuning_init");
+    if (init == "RANDOM") {
+      config["init"] = "normal";
+      config["init_std"] = 1.0;
+    } else if (init == "TEXT") {
+      config["init"] = "text";
+      config["init_text"] = golden.adapter_value<std::string>("prompt_tuning_init_text");
+    } else {
+      PTLAB_FAIL("{}/result.json: prompt_tuning_init '{}' needs a source checkpoint; the replay knows RANDOM and TEXT",
+                 golden.dir, init);
+    }
+    return config;
+  };
+  entry.parameter_name = [](const std::string& peft_name) {
+    if (peft_name == "embedding.weight") return std::string("prompt");
+    if (peft_name == "prefix_task_cols") return std::string("task_cols");
+    if (peft_name == "prefix_task_rows") return std::string("task_rows");
+    return peft_name;
+  };
+  entry.extra_checks = [](methods::Method& method, const GoldenRun& golden, ParityReport& report) {
+    if (!report.final_state_compared) return;
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("ptlab_parity_mpt_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    method.save_exports(dir.string());
+    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
+    const auto saved = io::load_safetensors(saved_path);
+    const auto ours = io::load_safetensors((dir / "adapter" / "adapter_model.safetensors").string());
+    for (const char* key : {"prompt_embeddings", "prefix_task_cols", "prefix_task_rows"}) {
+      PTLAB_CHECK(saved.count(key) && ours.count(key), "{}: no tensor '{}' (PEFT's saved MPT adapter)", saved_path,
+                  key);
+      const at::Tensor& expected = saved.at(key);
+      PTLAB_CHECK(expected.sizes() == ours.at(key).sizes(), "{}: {} is {} but ptlab exports {}", saved_path, key,
+                  c10::str(expected.sizes()), c10::str(ours.at(key).sizes()));
+      const double diff = (ours.at(key).to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
+      report.final_state.push_back(TensorDiff{std::string("adapter_final/adapter_model.safetensors:") + key, diff,
+                                              expected.abs().max().item<double>(), report.tolerances.state_absolute});
+    }
+    // adapter_config.json: PEFT's fields and values, but for the base model's path (and SEQ_CLS, a task type
+    // PEFT took from its caller: ptlab exports the adapter of a model without its classifier).
+    std::ifstream peft_in(golden.dir + "/adapter_final/adapter_config.json");
+    std::ifstream ours_in(dir / "adapter" / "adapter_config.json");
+    nlohmann::json peft_config = nlohmann::json::parse(peft_in), our_config = nlohmann::json::parse(ours_in);
+    for (nlohmann::json* c : {&peft_config, &our_config}) {
+      c->erase("base_model_name_or_path");
+      if (golden.flavour == "seqcls") c->erase("task_type");
+    }
+    report.checks.push_back({"ptlab's exported adapter_config.json has PEFT's fields and values", peft_config == our_config});
+    // The export loads back.
+    const auto before = method.export_state();
+    method.load_state((dir / "adapter").string());
+    bool same = true;
+    for (const auto& [name, tensor] : method.export_state()) same = same && at::equal(tensor, before.at(name));
+    report.checks.push_back({"ptlab's exported MPT adapter loads back unchanged", same});
+    fs::remove_all(dir);
+  };
+  return entry;
+}
+
 }  // namespace
 
 const std::vector<ParityMethod>& parity_methods() {
-  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning(), p_tuning(), cpt()};
+  static const std::vector<ParityMethod> table = {prompt_tuning(), prefix_tuning(), p_tuning(), cpt(), mpt()};
   return table;
 }
 

@@ -7,6 +7,7 @@
 #include "methods/cpt/cpt.h"
 #include "methods/method.h"
 #include "methods/p_tuning/p_tuning.h"
+#include "methods/mpt/mpt.h"
 #include "methods/p_tuning_v2/p_tuning_v2.h"
 #include "methods/prefix_tuning/prefix_tuning.h"
 #include "methods/prompt_tuning/prompt_tuning.h"
@@ -42,6 +43,12 @@ void register_builtin_methods() {
                  "tokens, the labels' loss",
                  {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
                    return std::make_unique<Cpt>(CptConfig::decode(reader), context);
+                 }});
+    registry.add("mpt",
+                 "Wang et al. 2023 / PEFT: a shared prompt times per-task rank-r factors (mixed-task batches, "
+                 "prompt distillation from per-task teachers)",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                   return std::make_unique<MultitaskPromptTuning>(MptConfig::decode(reader), context);
                  }});
     registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
     registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});

@@ -87,6 +87,16 @@ class Method : public torch::nn::Module {
     return {};
   }
 
+  /// A term the method adds to the task objective's training loss for this step (MPT's prompt
+  /// distillation), given the batch, the input prompt() built (with the objective's logits request) and
+  /// the backbone's output for it: a float32 scalar with a graph to the trainable parameters, or an
+  /// undefined tensor (the default: nothing to add). The trainer adds it while training only.
+  virtual at::Tensor extra_loss(const tasks::Batch& batch, const models::BackboneInput& input,
+                                const models::BackboneOutput& output) {
+    (void)batch, (void)input, (void)output;
+    return {};
+  }
+
   /// A classification head the method trains with its parameters (linear_head / P-Tuning v2), or
   /// nullptr: the objective then scores with the task's verbalizer.
   virtual tasks::LinearHeadImpl* head() { return nullptr; }

@@ -145,7 +145,9 @@ at::Tensor Trainer::forward_loss(const tasks::Batch& batch) {
   parts_.method.request_loss(batch, input);
   models::BackboneOutput output = parts_.backbone.forward(input);
   at::Tensor loss = parts_.method.loss(output, batch);  // a method with its own loss (CPT), else undefined
-  return loss.defined() ? loss : parts_.objective.loss(output, batch);
+  if (!loss.defined()) loss = parts_.objective.loss(output, batch);
+  const at::Tensor extra = parts_.method.extra_loss(batch, input, output);  // a term on top (MPT's distillation)
+  return extra.defined() ? loss + extra : loss;
 }
 
 std::map<std::string, double> Trainer::evaluate(const std::vector<data::Example>& examples, int64_t limit) {

@@ -183,6 +183,7 @@ TEST(ParityCommand, MethodWithoutImplementationIsAnError) {
                                "prefix, prefix_proj, prefix_kvfix, prefix_proj_kvfix -> prefix_tuning");
   EXPECT_NE(r.err.find("ptuning_mlp, ptuning_lstm -> p_tuning"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cpt -> cpt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("multitask -> mpt"), std::string::npos) << r.err;
 }
 
 TEST(ParityCommand, PTuningGoldenPasses) {

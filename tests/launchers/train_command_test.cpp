@@ -239,5 +239,51 @@ TEST(TrainCommand, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
 }
 
 
+// MPT's two stages through `ptlab train`: a prompt_tuning teacher, source training distilled from it (the
+// trainer adds Method::extra_loss: the logged training loss is above the same run's without a teacher), then
+// target adaptation from the source's average task factors.
+TEST(TrainCommand, MptDistillsFromTeachersThenAdaptsFromTheSource) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string teacher = dir.sub("teacher");
+  Result t = ptlab("train " + base_args(teacher) + " trainer.max_steps=3 trainer.eval_every=3", dir);
+  ASSERT_EQ(t.code, 0) << t.err;
+  auto mpt_args = [](std::string args, const std::string& extra) {
+    args.replace(args.find("method=prompt_tuning"), 20, "method=mpt");
+    args.replace(args.find("method.init=sampled_vocab"), 25, "method.factor_init_std=0.5");
+    return args + " trainer.max_steps=3 trainer.eval_every=3 trainer.log_every=1 " + extra;
+  };
+  auto first_train_loss = [](const std::string& run) {
+    std::ifstream jsonl(run + "/metrics.jsonl");
+    for (std::string line; std::getline(jsonl, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j["split"] == "train") return j["train/loss"].get<double>();
+    }
+    return -1.0;
+  };
+  const std::string source = dir.sub("source"), plain = dir.sub("plain");
+  Result s = ptlab("train " + mpt_args(base_args(source), "'method.teachers=[" + teacher + "/prompt.safetensors]'"), dir);
+  ASSERT_EQ(s.code, 0) << s.err;
+  Result p = ptlab("train " + mpt_args(base_args(plain), ""), dir);
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_GT(first_train_loss(source), first_train_loss(plain) + 1e-4);
+  const auto state = io::load_safetensors(source + "/prompt.safetensors");
+  ASSERT_TRUE(state.count("task_cols") && state.count("task_rows"));
+  EXPECT_NE(file_text(source + "/adapter/adapter_config.json").find("MULTITASK_PROMPT_TUNING"), std::string::npos);
+
+  const std::string target = dir.sub("target");
+  Result a = ptlab("train " + mpt_args(base_args(target), "method.init=average_source_tasks method.init_file=" + source +
+                                                           "/prompt.safetensors"),
+                   dir);
+  ASSERT_EQ(a.code, 0) << a.err;
+  // A source of another length is a one-line error.
+  std::string longer = base_args(dir.sub("bad"));
+  longer.replace(longer.find("method.length=4"), 15, "method.length=5");
+  Result bad = ptlab("train " + mpt_args(longer, "method.init=average_source_tasks method.init_file=" + source +
+                                                     "/prompt.safetensors"),
+                     dir);
+  expect_one_line_error(bad, "the source prompt in " + source + "/prompt.safetensors is [4, 64] but this mpt needs [5, 64]");
+}
+
 }  // namespace
 }  // namespace ptlab::launchers

@@ -17,8 +17,9 @@ using ::testing::HasSubstr;
 TEST(BuiltinMethods, RegistersEachMethodOnce) {
   register_builtin_methods();
   register_builtin_methods();  // a second call adds nothing and does not throw on duplicates
-  EXPECT_THAT(method_registry().names(), ElementsAre("cpt", "full_finetune", "linear_head", "p_tuning", "p_tuning_v2", "prefix_tuning",
-                                                     "pretrain", "prompt_tuning", "zero_shot"));
+  EXPECT_THAT(method_registry().names(), ElementsAre("cpt", "full_finetune", "linear_head", "mpt", "p_tuning",
+                                                     "p_tuning_v2", "prefix_tuning", "pretrain", "prompt_tuning",
+                                                     "zero_shot"));
   EXPECT_EQ(method_registry().kind(), "method");
   EXPECT_THAT(method_registry().description("prompt_tuning"), HasSubstr("Lester"));
   EXPECT_THAT(method_registry().description("prefix_tuning"), HasSubstr("Li & Liang"));
@@ -26,6 +27,7 @@ TEST(BuiltinMethods, RegistersEachMethodOnce) {
   EXPECT_THAT(method_registry().description("p_tuning"), HasSubstr("Liu et al. 2021"));
   EXPECT_THAT(method_registry().description("cpt"), HasSubstr("Blau et al. 2024"));
   EXPECT_THAT(method_registry().description("full_finetune"), HasSubstr("model tuning"));
+  EXPECT_THAT(method_registry().description("mpt"), HasSubstr("Wang et al. 2023"));
   for (const std::string& name : method_registry().names()) EXPECT_TRUE(method_registry().get(name).make) << name;
 }
 
