@@ -106,6 +106,31 @@ void Method::load_state(const std::string& path) {
   import_state(io::load_safetensors(path), path);
 }
 
+void check_soft_batch(const tasks::Batch& batch, int64_t n, const models::BackboneInfo& info, const std::string& method,
+                      const std::string& length_key) {
+  PTLAB_CHECK(batch.num_soft_tokens() == n,
+              "{} has {} virtual tokens but the batch has {} soft positions; the template's {{soft:N}} slots (or the "
+              "front tokens the method asks for) must match {}",
+              method, n, batch.num_soft_tokens(), length_key);
+  const int64_t width = batch.input_ids.size(1);
+  PTLAB_CHECK(info.max_positions == 0 || width <= info.max_positions,
+              "a batch of {} tokens ({} virtual + up to {} others) is longer than the model's {} positions; lower "
+              "task.max_length (to at most {} for the text) or {}",
+              width, n, width - n, info.max_positions, info.max_positions - n, length_key);
+  const at::Tensor positions = batch.soft_positions.to(at::kCPU);
+  PTLAB_CHECK(positions.min().item<int64_t>() >= 0 && positions.max().item<int64_t>() < width,
+              "batch soft positions must lie in [0, {}) (the batch width)", width);
+}
+
+at::Tensor place_soft_rows(const at::Tensor& embeds, const at::Tensor& soft_positions, const at::Tensor& rows) {
+  // Placement by scatter works for any soft positions (front, infix, several groups). Measured on this
+  // 2-core CPU for B=16, T=256, d=1024, n=20: 2-5 ms forward + backward, against 2-4 ms for PEFT's
+  // front-only concatenation and ~140 ms for one d x d linear layer over the same batch — negligible.
+  // scatter's backward to src gathers the output gradient at the soft positions.
+  const at::Tensor index = soft_positions.to(embeds.device()).unsqueeze(2).expand(rows.sizes());  // [B, n, d]
+  return embeds.scatter(1, index, rows.to(embeds.scalar_type()));
+}
+
 at::Tensor batch_task_ids(const tasks::Batch& batch, int64_t num_tasks, const std::string& where,
                           const c10::Device& device) {
   const int64_t rows = batch.size();

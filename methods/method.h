@@ -139,6 +139,16 @@ std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& 
 /// input_ids [B, T] (methods that place no virtual tokens); without, the caller sets inputs_embeds.
 models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids);
 
+/// Hook point 1 for methods that put n virtual tokens at batch.soft_positions (prompt tuning, P-Tuning,
+/// MPT): the batch has n soft positions, inside its width, and fits the model's max_positions. Errors
+/// name `method` ("prompt_tuning") and its length key ("method.length").
+void check_soft_batch(const tasks::Batch& batch, int64_t n, const models::BackboneInfo& info, const std::string& method,
+                      const std::string& length_key);
+
+/// embeds [B, T, d] with rows [B, n, d] (cast to embeds' dtype) written at soft_positions [B, n], out of
+/// place: the embeddings stay untouched and the gradient reaches `rows` only.
+at::Tensor place_soft_rows(const at::Tensor& embeds, const at::Tensor& soft_positions, const at::Tensor& rows);
+
 /// Mixed-task batches: the batch's task ids [B] int64 on `device`, checked against a method with
 /// `num_tasks` per-task prompts. With num_tasks 1 every row gets 0 (one prompt shared by all tasks,
 /// whatever ids the batch carries); otherwise a batch without task ids, or an id outside [0, num_tasks),

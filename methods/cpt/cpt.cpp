@@ -318,9 +318,8 @@ models::BackboneInput Cpt::prompt(const tasks::Batch& batch) {
   const at::Device device = backbone_->device();
   const at::Tensor embeds = backbone_->embed(batch.input_ids.to(device));  // [B, T, d]
   const int64_t d = embeds.size(2);
-  const at::Tensor context = (base_ + delta_).to(embeds.scalar_type());  // [n, d]
-  const at::Tensor index = batch.soft_positions.to(device).unsqueeze(2).expand({rows, n, d});
-  input.inputs_embeds = embeds.scatter(1, index, context.unsqueeze(0).expand({rows, n, d}));  // [B, T, d]
+  const at::Tensor context = base_ + delta_;  // [n, d]
+  input.inputs_embeds = place_soft_rows(embeds, batch.soft_positions, context.unsqueeze(0).expand({rows, n, d}));
   return input;
 }
 

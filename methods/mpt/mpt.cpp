@@ -237,22 +237,12 @@ at::Tensor MultitaskPromptTuning::task_prompts(const at::Tensor& task_ids) const
 
 at::Tensor MultitaskPromptTuning::place(const tasks::Batch& batch, const at::Tensor& embeds,
                                         const at::Tensor& rows) const {
-  // embeds [B, T, d]; rows [B, N, d] go to the soft positions (out of place, as prompt_tuning.cpp).
-  const at::Tensor index = batch.soft_positions.to(embeds.device()).unsqueeze(2).expand_as(rows);  // [B, N, d]
-  return embeds.scatter(1, index, rows.to(embeds.scalar_type()));
+  return place_soft_rows(embeds, batch.soft_positions, rows);  // embeds [B, T, d]; rows [B, N, d]
 }
 
 models::BackboneInput MultitaskPromptTuning::prompt(const tasks::Batch& batch) {
   const int64_t n = length();
-  PTLAB_CHECK(batch.num_soft_tokens() == n,
-              "mpt has {} virtual tokens but the batch has {} soft positions; the template's {{soft:N}} slots (or the "
-              "front tokens the method asks for) must match {}",
-              n, batch.num_soft_tokens(), config_.at("length"));
-  const int64_t width = batch.input_ids.size(1);
-  const int64_t max_positions = backbone_->info().max_positions;
-  PTLAB_CHECK(max_positions == 0 || width <= max_positions,
-              "a batch of {} tokens ({} virtual) is longer than the model's {} positions; lower task.max_length or {}",
-              width, n, max_positions, config_.at("length"));
+  check_soft_batch(batch, n, backbone_->info(), "mpt", config_.at("length"));
 
   models::BackboneInput input = batch_input(batch, *backbone_, /*with_ids=*/false);
   const at::Device device = backbone_->device();

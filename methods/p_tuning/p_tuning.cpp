@@ -224,20 +224,8 @@ models::BackboneInput PTuning::prompt(const tasks::Batch& batch) {
   PTLAB_CHECK(!(folded_.defined() && is_training()),
               "p_tuning was loaded from a PEFT adapter, which holds the encoder's output but not its weights, so it "
               "evaluates and generates but cannot train; train from a p_tuning prompt.safetensors instead");
-  PTLAB_CHECK(batch.num_soft_tokens() == n,
-              "p_tuning has {} virtual tokens but the batch has {} soft positions; the template's {{soft:N}} slots (or "
-              "the front tokens the method asks for) must match {}",
-              n, batch.num_soft_tokens(), config_.at("length"));
+  check_soft_batch(batch, n, backbone_->info(), "p_tuning", config_.at("length"));
   const int64_t rows = batch.size();
-  const int64_t width = batch.input_ids.size(1);
-  const int64_t max_positions = backbone_->info().max_positions;
-  PTLAB_CHECK(max_positions == 0 || width <= max_positions,
-              "a batch of {} tokens ({} virtual + up to {} others) is longer than the model's {} positions; lower "
-              "task.max_length (to at most {} for the text) or {}",
-              width, n, width - n, max_positions, max_positions - n, config_.at("length"));
-  const at::Tensor positions_cpu = batch.soft_positions.to(at::kCPU);
-  PTLAB_CHECK(positions_cpu.min().item<int64_t>() >= 0 && positions_cpu.max().item<int64_t>() < width,
-              "batch soft positions must lie in [0, {}) (the batch width)", width);
 
   const at::Device device = backbone_->device();
   models::BackboneInput input = batch_input(batch, *backbone_, /*with_ids=*/false);
@@ -255,9 +243,7 @@ models::BackboneInput PTuning::prompt(const tasks::Batch& batch) {
                                  : batch_task_ids(batch, num_tasks(), config_.at("num_tasks"), device);  // [B]
     per_row = encode(task_rows(tasks)).narrow(1, 0, n);  // [B, n, d]: rows 0..n-1 (PEFT's seq2seq forward too)
   }
-  per_row = per_row.to(embeds.scalar_type());
-  const at::Tensor index = batch.soft_positions.to(device).unsqueeze(2).expand({rows, n, d});  // [B, n, d]
-  input.inputs_embeds = embeds.scatter(1, index, per_row);  // out of place: the gradient reaches the prompt rows
+  input.inputs_embeds = place_soft_rows(embeds, batch.soft_positions, per_row);  // [B, T, d]
   return input;
 }
 
