@@ -12,9 +12,12 @@
 #
 # Usage: bench/side_by_side.sh [--cases a,b,..] [--threads N] [--steps S] [--warmup W] [--batch B] [--seq T]
 #                              [--prompt N] [--repeat R] [--ptlab PATH] [--python PATH] [--out DIR]
-#                              [--method prompt|prefix] [--peft-extra 'ARGS'] [--list]
+#                              [--method prompt|prefix|ptuning|mpt] [--peft-extra 'ARGS'] [--list]
 #   defaults: all cases, 2 threads, 5 steps after 1 warm-up, batch 8 x seq 128 + 20 virtual tokens, R = 1;
 #   --method prefix: prefix tuning on both sides (PEFT PrefixTuningConfig; --prompt N = the prefix length);
+#   --method ptuning: P-Tuning, MLP encoder of hidden size d (PEFT PromptEncoderConfig; for the LSTM run
+#   `ptlab bench train` and bench/peft_step.py with --encoder lstm); --method mpt: MPT, one task, rank 1
+#   (PEFT MultitaskPromptTuningConfig);
 #   --peft-extra passes options to bench/peft_step.py only (e.g. '--dtype bf16': then not like for like)
 #   quick check:  bench/side_by_side.sh --cases stories260K-lm,gpt2-classify --steps 2 --warmup 1 --batch 2
 set -euo pipefail
@@ -65,7 +68,7 @@ done
 out=${out:-$(mktemp -d /tmp/ptlab-side-by-side.XXXXXX)}
 mkdir -p "$out"
 
-[[ $method == prompt || $method == prefix ]] || die "--method is prompt or prefix, got '$method'"
+[[ " prompt prefix ptuning mpt " == *" $method "* ]] || die "--method is prompt, prefix, ptuning or mpt, got '$method'"
 common=(--method "$method" --batch "$batch" --seq "$seq" --prompt "$prompt" --steps "$steps" --warmup "$warmup" --threads "$threads" --json)
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
