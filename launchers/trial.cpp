@@ -225,8 +225,8 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     const int64_t front = s.method->front_soft_tokens(s.task->prompt());
     if (max_pos > 0) {
       PTLAB_CHECK(front < max_pos,
-                  "method {} puts {} virtual tokens in front, which leave no room for text in the model's {} positions; "
-                  "make its prompt shorter than {} (method.length, or cpt's method.context_examples)",
+                  "method {}: {} virtual tokens do not fit the model's {} positions with any text; make its prompt "
+                  "shorter than {} (method.length, or cpt's method.context_examples)",
                   s.method->name(), front, max_pos, max_pos);
       if (front + s.task_config.max_length > max_pos) {
         log_warn("{} virtual tokens + task.max_length {} exceed the model's {} positions; long examples will run "
