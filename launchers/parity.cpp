@@ -7,6 +7,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/models/loader.h"
 #include "framework/text/tokenizer.h"
+#include "launchers/parity_support.h"
 #include "tasks/batch.h"
 #include "tasks/linear_head.h"
 #include "tasks/objective.h"
@@ -101,9 +102,9 @@ const at::Tensor& tensor_of(const TensorFile& file, const std::string& name, con
 
 double max_abs(const at::Tensor& t) { return t.numel() == 0 ? 0.0 : t.detach().abs().max().item<double>(); }
 
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return max_abs(a.detach().to(at::kDouble) - b.detach().to(at::kDouble));
-}
+using parity_support::lm_task;
+using parity_support::make_method;
+using parity_support::max_abs_diff;
 
 // ---- the model ------------------------------------------------------------------------------------------
 
@@ -264,6 +265,14 @@ void compare(const std::string& key, const at::Tensor& actual, const at::Tensor&
   }
 }
 
+}  // namespace
+
+namespace parity_support {
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return max_abs(a.detach().to(at::kCPU, at::kDouble) - b.detach().to(at::kCPU, at::kDouble));
+}
+
 std::unique_ptr<methods::Method> make_method(const YAML::Node& config, const methods::MethodContext& context,
                                              const std::string& origin) {
   config::Origins origins;
@@ -279,7 +288,7 @@ std::unique_ptr<tasks::Task> lm_task(const text::Tokenizer& tokenizer, const mod
   return tasks::make_task(config, tokenizer, info);
 }
 
-}  // namespace
+}  // namespace parity_support
 
 GoldenRun GoldenRun::read(const std::string& given) {
   std::string dir = given;  // without trailing slashes, for the paths in messages

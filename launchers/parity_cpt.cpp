@@ -1,12 +1,11 @@
 // The CPT replay (parity.h, replay_cpt_golden): golden/cpt/<model>/<variant>, PEFT 0.14's CPT.
-#include "framework/config/origins.h"
-#include "framework/config/reader.h"
 #include "framework/core/error.h"
 #include "framework/io/peft_adapter.h"
 #include "framework/io/safetensors.h"
 #include "framework/models/loader.h"
 #include "framework/text/tokenizer.h"
 #include "launchers/parity.h"
+#include "launchers/parity_support.h"
 #include "methods/cpt/cpt.h"
 #include "tasks/batch.h"
 #include "tasks/task.h"
@@ -44,15 +43,11 @@ TensorFile golden_file(const GoldenRun& golden, const std::string& name) {
   return io::load_safetensors(path);
 }
 
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.detach().to(at::kCPU, at::kDouble) - b.detach().to(at::kCPU, at::kDouble)).abs().max().item<double>();
-}
+using parity_support::max_abs_diff;
 
 std::unique_ptr<methods::Cpt> make_cpt(const GoldenRun& golden, const methods::MethodContext& context) {
-  static config::Origins origins;  // Readers keep a pointer to it
-  YAML::Node node = parity_method_for(golden).config(golden);
-  origins.set_subtree("method", node, golden.dir + "/result.json (cpt_config)");
-  std::unique_ptr<methods::Method> method = methods::make_method(config::Reader(node, "method", origins), context);
+  std::unique_ptr<methods::Method> method = parity_support::make_method(parity_method_for(golden).config(golden), context,
+                                                                        golden.dir + "/result.json (cpt_config)");
   auto* cpt = dynamic_cast<methods::Cpt*>(method.get());
   PTLAB_ASSERT(cpt != nullptr, "method cpt is not a methods::Cpt");
   method.release();
@@ -138,12 +133,7 @@ ParityReport replay_cpt_golden(const GoldenRun& golden, const ParityOptions& opt
 
   std::shared_ptr<models::Backbone> backbone = models::load_backbone(options.model_dir);
   const std::unique_ptr<text::Tokenizer> tokenizer = text::load_tokenizer(options.model_dir);
-  config::Origins task_origins;
-  YAML::Node task_node = YAML::Load("{type: lm, template: '{text_a}', max_length: 0}");
-  task_origins.set_subtree("task", task_node, "ptlab parity");
-  const std::unique_ptr<tasks::Task> task = tasks::make_task(
-      tasks::TaskConfig::decode(config::Reader(task_node, "task", task_origins), task_origins, "parity"), *tokenizer,
-      backbone->info());
+  const std::unique_ptr<tasks::Task> task = parity_support::lm_task(*tokenizer, backbone->info());
   const methods::MethodContext context{*backbone, *tokenizer, *task, /*seed=*/0};
   std::unique_ptr<methods::Cpt> method = make_cpt(golden, context);
   const int64_t n = method->length();

@@ -11,9 +11,31 @@
 #include <unistd.h>
 #include <fstream>
 #include <filesystem>
+#include <map>
 
 namespace ptlab::launchers {
 namespace {
+
+// The golden's adapter_final/adapter_model.safetensors: what PEFT saved after training.
+struct SavedAdapter {
+  std::string path;
+  std::map<std::string, at::Tensor> tensors;
+
+  explicit SavedAdapter(const GoldenRun& golden)
+      : path(golden.dir + "/adapter_final/adapter_model.safetensors"), tensors(io::load_safetensors(path)) {}
+
+  // Records in report.final_state how far `ours` (what ptlab holds as PEFT's tensor `key`, described by
+  // `what`) is from PEFT's saved one. A missing tensor or another shape is an Error naming the file.
+  void compare(const std::string& key, const at::Tensor& ours, const std::string& what, ParityReport& report) const {
+    PTLAB_CHECK(tensors.count(key), "{}: no tensor '{}' (PEFT's saved adapter)", path, key);
+    const at::Tensor& expected = tensors.at(key);
+    PTLAB_CHECK(ours.sizes() == expected.sizes(), "{}: {} is {} but {} is {}", path, key, c10::str(expected.sizes()),
+                what, c10::str(ours.sizes()));
+    const double diff = (ours.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
+    report.final_state.push_back(TensorDiff{"adapter_final/adapter_model.safetensors:" + key, diff,
+                                            expected.abs().max().item<double>(), report.tolerances.state_absolute});
+  }
+};
 
 // PEFT's PROMPT_TUNING: the table "embedding.weight" is ptlab's "prompt"; RANDOM is nn.Embedding's N(0, 1)
 // (ptlab's normal init draws it bit for bit), TEXT the embeddings of the init text, SAMPLE_VOCAB rows of
@@ -79,21 +101,12 @@ ParityMethod prefix_tuning() {
                                  std::to_string(token_dim) + " (num_attention_heads " + std::to_string(heads) + ")",
                              prefix.kv_dim() == token_dim && prefix.kv_heads() == heads});
     if (!report.final_state_compared) return;
-    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
-    const auto saved = io::load_safetensors(saved_path);
-    PTLAB_CHECK(saved.count("prompt_embeddings"), "{}: no tensor 'prompt_embeddings' (PEFT's saved prefix)",
-                saved_path);
-    const at::Tensor expected = saved.at("prompt_embeddings");  // [P, 2 L d_kv]
     method.eval();
     const at::Tensor flat = [&] {
       at::NoGradGuard no_grad;
-      return prefix.flat_prefix();
+      return prefix.flat_prefix();  // [P, 2 L d_kv]
     }();
-    PTLAB_CHECK(flat.sizes() == expected.sizes(), "{}: prompt_embeddings is {} but ptlab's flat prefix is {}",
-                saved_path, c10::str(expected.sizes()), c10::str(flat.sizes()));
-    const double diff = (flat.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-    report.final_state.push_back(TensorDiff{"adapter_final/adapter_model.safetensors:prompt_embeddings", diff,
-                                            expected.abs().max().item<double>(), report.tolerances.state_absolute});
+    SavedAdapter(golden).compare("prompt_embeddings", flat, "ptlab's flat prefix", report);
   };
   return entry;
 }
@@ -129,17 +142,8 @@ ParityMethod p_tuning() {
   };
   entry.extra_checks = [](methods::Method& method, const GoldenRun& golden, ParityReport& report) {
     if (!report.final_state_compared) return;
-    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
-    const auto saved = io::load_safetensors(saved_path);
-    PTLAB_CHECK(saved.count("prompt_embeddings"), "{}: no tensor 'prompt_embeddings' (PEFT's folded prompt)",
-                saved_path);
-    const at::Tensor expected = saved.at("prompt_embeddings");  // [P, d]
-    const at::Tensor folded = dynamic_cast<methods::PTuning&>(method).peft_prompt_embeddings();
-    PTLAB_CHECK(folded.sizes() == expected.sizes(), "{}: prompt_embeddings is {} but ptlab's folded prompt is {}",
-                saved_path, c10::str(expected.sizes()), c10::str(folded.sizes()));
-    const double diff = (folded.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-    report.final_state.push_back(TensorDiff{"adapter_final/adapter_model.safetensors:prompt_embeddings", diff,
-                                            expected.abs().max().item<double>(), report.tolerances.state_absolute});
+    SavedAdapter(golden).compare("prompt_embeddings", dynamic_cast<methods::PTuning&>(method).peft_prompt_embeddings(),
+                                 "ptlab's folded prompt", report);
   };
   return entry;
 }
@@ -212,18 +216,12 @@ ParityMethod mpt() {
     const fs::path dir = fs::temp_directory_path() / ("ptlab_parity_mpt_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     method.save_exports(dir.string());
-    const std::string saved_path = golden.dir + "/adapter_final/adapter_model.safetensors";
-    const auto saved = io::load_safetensors(saved_path);
-    const auto ours = io::load_safetensors((dir / "adapter" / "adapter_model.safetensors").string());
-    for (const char* key : {"prompt_embeddings", "prefix_task_cols", "prefix_task_rows"}) {
-      PTLAB_CHECK(saved.count(key) && ours.count(key), "{}: no tensor '{}' (PEFT's saved MPT adapter)", saved_path,
-                  key);
-      const at::Tensor& expected = saved.at(key);
-      PTLAB_CHECK(expected.sizes() == ours.at(key).sizes(), "{}: {} is {} but ptlab exports {}", saved_path, key,
-                  c10::str(expected.sizes()), c10::str(ours.at(key).sizes()));
-      const double diff = (ours.at(key).to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-      report.final_state.push_back(TensorDiff{std::string("adapter_final/adapter_model.safetensors:") + key, diff,
-                                              expected.abs().max().item<double>(), report.tolerances.state_absolute});
+    const SavedAdapter saved(golden);
+    const std::string ours_path = (dir / "adapter" / "adapter_model.safetensors").string();
+    const auto ours = io::load_safetensors(ours_path);
+    for (const std::string key : {"prompt_embeddings", "prefix_task_cols", "prefix_task_rows"}) {
+      PTLAB_CHECK(ours.count(key), "{}: no tensor '{}' in ptlab's exported MPT adapter", ours_path, key);
+      saved.compare(key, ours.at(key), "ptlab's export", report);
     }
     // adapter_config.json: PEFT's fields and values, but for the base model's path (and SEQ_CLS, a task type
     // PEFT took from its caller: ptlab exports the adapter of a model without its classifier).
