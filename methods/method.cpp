@@ -106,6 +106,36 @@ void Method::load_state(const std::string& path) {
   import_state(io::load_safetensors(path), path);
 }
 
+int64_t resolve_soft_length(std::optional<int64_t> length, const tasks::Template& tmpl,
+                            const models::BackboneInfo& info, const std::string& length_key, bool nullable) {
+  const int64_t slots = tmpl.num_soft_tokens();
+  if (!length) {
+    PTLAB_CHECK(slots > 0,
+                "{}: null takes the prompt length from the template's {{soft:N}} slots, but {} ('{}') has none; set "
+                "{} to a number of virtual tokens",
+                length_key, tmpl.name(), tmpl.text(), length_key);
+    length = slots;
+  }
+  const int64_t n = *length;
+  PTLAB_CHECK(slots == 0 || slots == n,
+              "{}: is {} but {} ('{}') has {{soft:N}} slots for {} virtual tokens; set {}={}{}, or change the template",
+              length_key, n, tmpl.name(), tmpl.text(), slots, length_key, slots, nullable ? " (or null)" : "");
+  PTLAB_CHECK(info.max_positions == 0 || n <= info.max_positions,
+              "{}: {} virtual tokens do not fit the model's {} positions ({} max_positions); use fewer", length_key, n,
+              info.max_positions, info.model_type);
+  return n;
+}
+
+int64_t resolve_num_tasks(std::optional<int64_t> num_tasks, const tasks::TaskConfig& task, const std::string& key,
+                          const std::string& per_task) {
+  const auto names = static_cast<int64_t>(task.task_names.size());
+  const int64_t count = num_tasks.value_or(std::max<int64_t>(1, names));
+  PTLAB_CHECK(names == 0 || count == 1 || count == names,
+              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} ({}), 1 (one shared prompt) or null",
+              key, count, names, join_names(task.task_names), names, per_task);
+  return count;
+}
+
 void check_soft_batch(const tasks::Batch& batch, int64_t n, const models::BackboneInfo& info, const std::string& method,
                       const std::string& length_key) {
   PTLAB_CHECK(batch.num_soft_tokens() == n,

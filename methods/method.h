@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -138,6 +139,19 @@ std::unique_ptr<Method> make_method(config::Reader reader, const MethodContext& 
 /// none), and for encoder-decoder models the decoder's input ids and mask. With `with_ids` also
 /// input_ids [B, T] (methods that place no virtual tokens); without, the caller sets inputs_embeds.
 models::BackboneInput batch_input(const tasks::Batch& batch, const models::Backbone& backbone, bool with_ids);
+
+/// The number of virtual tokens of a method that puts them at the template's {soft:N} slots or in front:
+/// `length`, or the slots' total when it is null. Errors name `length_key`: null with a template without
+/// slots, a length other than the slots' total (`nullable`: the message offers null), more tokens than the
+/// model's max_positions.
+int64_t resolve_soft_length(std::optional<int64_t> length, const tasks::Template& tmpl,
+                            const models::BackboneInfo& info, const std::string& length_key, bool nullable = true);
+
+/// A method's number of per-task prompts: `num_tasks`, or the task's task_names count when null (1 when
+/// it has none). A count other than 1 (shared) and task_names' is an Error naming `key`; `per_task` says
+/// what the method keeps per task ("one prompt per task").
+int64_t resolve_num_tasks(std::optional<int64_t> num_tasks, const tasks::TaskConfig& task, const std::string& key,
+                          const std::string& per_task);
 
 /// Hook point 1 for methods that put n virtual tokens at batch.soft_positions (prompt tuning, P-Tuning,
 /// MPT): the batch has n soft positions, inside its width, and fits the model's max_positions. Errors

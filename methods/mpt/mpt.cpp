@@ -112,22 +112,11 @@ MptConfig MptConfig::decode(config::Reader reader) {
 MultitaskPromptTuning::MultitaskPromptTuning(MptConfig config, const MethodContext& context)
     : config_(std::move(config)), backbone_(&context.backbone) {
   const models::BackboneInfo& info = backbone_->info();
-  const tasks::Template& tmpl = context.task.prompt();
-  const int64_t n = config_.length;
-  const int64_t slots = tmpl.num_soft_tokens();
-  PTLAB_CHECK(slots == 0 || slots == n,
-              "{}: is {} but {} ('{}') has {{soft:N}} slots for {} virtual tokens; set {}={} or change the template",
-              config_.at("length"), n, tmpl.name(), tmpl.text(), slots, config_.at("length"), slots);
-  PTLAB_CHECK(info.max_positions == 0 || n <= info.max_positions,
-              "{}: {} virtual tokens do not fit the model's {} positions; use fewer", config_.at("length"), n,
-              info.max_positions);
+  const int64_t n = resolve_soft_length(config_.length, context.task.prompt(), info, config_.at("length"),
+                                        /*nullable=*/false);
   submodules_ = info.is_encoder_decoder ? 2 : 1;
-  const std::vector<std::string>& names = context.task.config().task_names;
-  num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
-  PTLAB_CHECK(names.empty() || num_tasks_ == 1 || num_tasks_ == static_cast<int64_t>(names.size()),
-              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} (factors per task), 1 (one shared "
-              "prompt) or null",
-              config_.at("num_tasks"), num_tasks_, names.size(), join_names(names), names.size());
+  num_tasks_ = resolve_num_tasks(config_.num_tasks, context.task.config(), config_.at("num_tasks"),
+                                 "factors per task");
   const int64_t rows = n * submodules_, d = info.hidden_size, T = num_tasks_, r = config_.rank;
 
   // PEFT's draw order from one generator: the shared table (nn.Embedding's N(0, 1) for RANDOM, and for the

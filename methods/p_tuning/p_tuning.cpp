@@ -133,30 +133,11 @@ PTuningConfig PTuningConfig::decode(config::Reader reader) {
 PTuning::PTuning(PTuningConfig config, const MethodContext& context)
     : config_(std::move(config)), backbone_(&context.backbone) {
   const models::BackboneInfo& info = backbone_->info();
-  const tasks::Template& tmpl = context.task.prompt();
-  const int64_t slots = tmpl.num_soft_tokens();
-  if (!config_.length) {
-    PTLAB_CHECK(slots > 0,
-                "{}: null takes the prompt length from the template's {{soft:N}} slots, but {} ('{}') has none; set "
-                "{} to a number of virtual tokens",
-                config_.at("length"), tmpl.name(), tmpl.text(), config_.at("length"));
-    config_.length = slots;
-  }
+  config_.length = resolve_soft_length(config_.length, context.task.prompt(), info, config_.at("length"));
   const int64_t P = *config_.length;
-  PTLAB_CHECK(slots == 0 || slots == P,
-              "{}: is {} but {} ('{}') has {{soft:N}} slots for {} virtual tokens; set {}={} (or null), or change the "
-              "template",
-              config_.at("length"), P, tmpl.name(), tmpl.text(), slots, config_.at("length"), slots);
-  PTLAB_CHECK(info.max_positions == 0 || P <= info.max_positions,
-              "{}: {} virtual tokens do not fit the model's {} positions ({} max_positions); use fewer",
-              config_.at("length"), P, info.max_positions, info.model_type);
-
   const std::vector<std::string>& names = context.task.config().task_names;
-  num_tasks_ = config_.num_tasks.value_or(std::max<int64_t>(1, static_cast<int64_t>(names.size())));
-  PTLAB_CHECK(names.empty() || num_tasks_ == 1 || num_tasks_ == static_cast<int64_t>(names.size()),
-              "{}: is {} but task.task_names lists {} tasks ({}); set it to {} (one prompt per task), 1 (one shared "
-              "prompt) or null",
-              config_.at("num_tasks"), num_tasks_, names.size(), join_names(names), names.size());
+  num_tasks_ = resolve_num_tasks(config_.num_tasks, context.task.config(), config_.at("num_tasks"),
+                                 "one prompt per task");
   if (static_cast<int64_t>(names.size()) == num_tasks_) task_names_ = names;
   const int64_t d = info.hidden_size, T = num_tasks_;
   hidden_ = config_.encoder_hidden_size.value_or(d);
