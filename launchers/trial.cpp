@@ -1,5 +1,7 @@
 #include "launchers/trial.h"
 
+#include "launchers/pipeline.h"
+
 #include "framework/config/reader.h"
 #include "framework/config/yaml_value.h"
 #include "framework/core/build_info.h"
@@ -200,7 +202,8 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   // A token task's tag set sizes the method's head, so it is known before the method is built, and it is the
   // same for training and `ptlab eval`: the sorted union of the train, dev and test splits' tags.
   const bool learns_tags = s.task->type() == "token_classification";
-  const std::vector<std::string> tag_splits = {"train", s.task_config.data->dev_split, s.task_config.data->test_split};
+  const std::vector<std::string> tag_splits = {s.task_config.data->train_split, s.task_config.data->dev_split,
+                                               s.task_config.data->test_split};
   if (learns_tags)
     for (const auto& split : tag_splits) want(split);
   s.dataset = data::Dataset::load(*s.task_config.data, wanted);
@@ -214,7 +217,8 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     s.task->learn_labels(tagged);
   }
   methods::MethodContext context{*s.backbone, *s.tokenizer, *s.task, s.seed};
-  if (s.dataset->has_split("train")) context.train = &s.dataset->split("train");  // CPT's demonstrations
+  const std::string& train_split = s.task_config.data->train_split;
+  if (s.dataset->has_split(train_split)) context.train = &s.dataset->split(train_split);  // CPT's demonstrations
   s.method = methods::make_method(config::Reader(root["method"], "method", composed.origins), context);
   {
     // Virtual tokens in front must leave room for the text within the model's positions (RoPE models:
@@ -308,13 +312,18 @@ void add_values(nlohmann::json& j, const std::string& prefix, const std::map<std
 
 
 RunOutcome run_training(const config::Composed& composed, dist::Communicator& comm, const TrialInfo& trial) {
+  // A pipeline method (PET, PPT) runs its stages, each a trial of its own (pipeline.h).
+  if (is_pipeline(composed)) {
+    const std::string name = composed.root["method"]["name"].Scalar();
+    return pipeline_registry().get(name).run(composed, comm, trial);
+  }
   // Which splits: train, the dev split for selection, the test split for the final report.
   Setup s;
   {
     // The dataset config names dev/test splits; build() loads them all at once.
     auto task_config = tasks::TaskConfig::from_config(composed.root, composed.origins, "task", choice(composed, "task", "task"));
     PTLAB_CHECK(task_config.data.has_value(), "task {}: no data section", task_config.name);
-    s = build(composed, comm, {"train", task_config.data->dev_split, task_config.data->test_split},
+    s = build(composed, comm, {task_config.data->train_split, task_config.data->dev_split, task_config.data->test_split},
               trial.ranks_on_node);
   }
   // A method that trains the backbone changes its weights: no later trial may reuse it.
@@ -331,7 +340,7 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
   comm.barrier();
 
   static const std::vector<data::Example> kNone;
-  const auto& train = s.method->trains() ? s.dataset->split("train") : kNone;
+  const auto& train = s.method->trains() ? s.dataset->split(s.task_config.data->train_split) : kNone;
   const auto& dev = dev_split.empty() ? kNone : s.dataset->split(dev_split);
   const auto& test = test_split.empty() ? kNone : s.dataset->split(test_split);
 
@@ -491,6 +500,10 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
 
 RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& comm, const std::string& split,
                           const std::string& state_path) {
+  PTLAB_CHECK(!is_pipeline(composed),
+              "method {} is a pipeline of several trials; `ptlab eval` evaluates one method's state: evaluate its "
+              "run directory's final stage with the method and overrides of that directory's config.yaml",
+              composed.root["method"]["name"].Scalar());
   auto task_config = tasks::TaskConfig::from_config(composed.root, composed.origins, "task", choice(composed, "task", "task"));
   PTLAB_CHECK(task_config.data.has_value(), "task {}: no data section", task_config.name);
   std::string which = split;

@@ -136,6 +136,21 @@ DatasetConfig DatasetConfig::decode(config::Reader reader, const config::Origins
     PTLAB_CHECK(std::find(all.begin(), all.end(), s) != all.end(), "{}: no split '{}'{}{}; splits: {}", key, s,
                 did_you_mean(s, all), origins.from(key), join_names(all));
   }
+  {
+    const std::string key = reader.key_path("train_split");
+    cfg.train_split = reader.get<std::string>("train_split", cfg.train_split);
+    // A config without a train split (evaluation-only data) keeps the default name; the trial asks for it
+    // only when a method trains.
+    PTLAB_CHECK(cfg.train_split == "train" || std::find(all.begin(), all.end(), cfg.train_split) != all.end(),
+                "{}: no split '{}'{}{}; splits: {}", key, cfg.train_split, did_you_mean(cfg.train_split, all),
+                origins.from(key), join_names(all));
+    const auto unlabeled = reader.get<std::optional<std::string>>("unlabeled_split", std::nullopt);
+    const std::string ukey = reader.key_path("unlabeled_split");
+    PTLAB_CHECK(!unlabeled || std::find(all.begin(), all.end(), *unlabeled) != all.end(),
+                "{}: no split '{}'{}{}; splits: {}", ukey, unlabeled.value_or(""), did_you_mean(unlabeled.value_or(""), all),
+                origins.from(ukey), join_names(all));
+    cfg.unlabeled_split = unlabeled.value_or("");
+  }
   for (const char* role : {"dev_split", "test_split"}) {
     const std::string fallback = std::string(role) == "dev_split" ? "dev" : "test";
     const bool known = std::find(all.begin(), all.end(), fallback) != all.end();

@@ -14,6 +14,9 @@
 //     limit: null                   # read only the first N rows of each file (bad rows count)
 //     few_shot: {k: 0, seed: 13, splits: [train]}      # k > 0: k rows per class of those splits
 //     split_from: {source: train, name: dev, dev_fraction: 0.1, seed: 0}   # or dev_size: N
+//     train_split: train            # the split methods train on (default: train; FewGLUE: fewglue_train)
+//     unlabeled_split: null         # unlabeled examples for methods that use them (PET's soft labels);
+//                                   #   labels in it are ignored
 //     dev_split: dev                # the split for model selection (default: dev when there is one)
 //     test_split: test              # the labeled split results are reported on (default: test when
 //                                   # there is one); null when there is none (e.g. an unlabeled test)
@@ -66,6 +69,8 @@ struct DatasetConfig {
   std::optional<int64_t> limit;
   FewShotConfig few_shot;
   std::optional<SplitFromConfig> split_from;
+  std::string train_split = "train";  // the split methods train on
+  std::string unlabeled_split;        // empty: none
   std::string dev_split;   // empty: none
   std::string test_split;  // empty: none
   std::string config_where;  // "task.data (configs/task/sst2.yaml)"
