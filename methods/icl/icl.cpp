@@ -195,7 +195,15 @@ InContextLearning::InContextLearning(IclConfig config, const MethodContext& cont
   const std::vector<int> separator =
       tasks::encode_piece(context.tokenizer, config_.separator, tasks::Spacing::kAttached);
   std::vector<IclDemonstration> demos;
-  for (const auto& [row, c] : draw_icl_rows(context.task, *train_, config_, context.seed)) {
+  const auto drawn = draw_icl_rows(context.task, *train_, config_, context.seed);
+  {
+    // How many leading special tokens a query gets (the tokenizer's bos / cls): they stay in front.
+    const tasks::RenderedExample query = context.task.encode((*train_)[drawn.front().first], tasks::Purpose::kEval);
+    while (query_lead_ < query.length &&
+           std::find(lead_ids_.begin(), lead_ids_.end(), query.input_ids[query_lead_]) != lead_ids_.end())
+      ++query_lead_;
+  }
+  for (const auto& [row, c] : drawn) {
     IclDemonstration demo;
     demo.row = row;
     demo.index = (*train_)[row].index;
@@ -214,14 +222,23 @@ void InContextLearning::set_demonstrations(std::vector<IclDemonstration> demos) 
   context_ids_ = std::move(ids);
   p_cf_ = at::Tensor();
   const int64_t n = length();
-  if (max_positions_ > 0 && n + static_cast<int64_t>(lead_ids_.empty() ? 1 : 2) > max_positions_) {
-    const int64_t fit = demonstrations_that_fit(lead_ids_.empty() ? 1 : 2);
-    const int64_t classes = task_->verbalizer()->num_classes();
+  const int64_t least = query_lead_ + 1;  // a query of one token after its leading special tokens
+  if (max_positions_ > 0 && n + least > max_positions_) {
     PTLAB_FAIL("{}: the {} demonstrations take {} tokens, which leave no room for a query in the model's {} positions; "
-               "only the first {} fit even before a one-token query — lower {} (to about {}{})",
-               config_.at("shots"), demos_.size(), n, max_positions_, fit, config_.at("shots"),
-               config_.per_class ? fit / classes : fit, config_.per_class ? " per class" : "");
+               "{} of them fit before a query of {} tokens — {}",
+               config_.at("shots"), demos_.size(), n, max_positions_, demonstrations_that_fit(least), least,
+               fit_advice(demonstrations_that_fit(least)));
   }
+}
+
+std::string InContextLearning::fit_advice(int64_t fit) const {
+  const int64_t classes = task_->verbalizer()->num_classes();
+  if (!config_.per_class) return fit > 0 ? fmt::format("use {}={}", config_.at("shots"), fit)
+                                         : std::string("none fits: lower task.max_length");
+  if (fit / classes > 0) return fmt::format("use {}={} (per class)", config_.at("shots"), fit / classes);
+  if (fit > 0)
+    return fmt::format("not even one per class: use {}=false {}={}", config_.at("per_class"), config_.at("shots"), fit);
+  return "none fits: lower task.max_length";
 }
 
 int64_t InContextLearning::demonstrations_that_fit(int64_t query_tokens) const {
@@ -261,17 +278,10 @@ models::BackboneInput InContextLearning::prompt(const tasks::Batch& batch) {
     const int64_t query = longest - n;
     if (longest > max_positions_) {
       const int64_t fit = demonstrations_that_fit(query);
-      const int64_t classes = task_->verbalizer()->num_classes();
-      const std::string advice =
-          !config_.per_class ? fmt::format("use {}={}", config_.at("shots"), fit)
-          : fit / classes > 0 ? fmt::format("use {}={} (per class)", config_.at("shots"), fit / classes)
-          : fit > 0 ? fmt::format("not even one per class: use {}=false {}={}", config_.at("per_class"),
-                                  config_.at("shots"), fit)
-                    : std::string("none fits: lower task.max_length");
       PTLAB_FAIL(
           "{}: {} demonstrations ({} tokens) and a query of {} tokens make {} tokens, more than the model's {} "
           "positions; {} demonstrations fit before a query of {} tokens — {} (or lower task.max_length)",
-          config_.at("shots"), demos_.size(), n, query, longest, max_positions_, fit, query, advice);
+          config_.at("shots"), demos_.size(), n, query, longest, max_positions_, fit, query, fit_advice(fit));
     }
   }
   models::BackboneInput input = batch_input(batch, *backbone_, /*with_ids=*/true);

@@ -144,6 +144,8 @@ class InContextLearning final : public Method {
 
  private:
   void set_demonstrations(std::vector<IclDemonstration> demos);
+  // "use method.shots=N" for `fit` leading demonstrations that fit (per class when per_class).
+  std::string fit_advice(int64_t fit) const;
   /// The batch's input_ids with the context written in (rows, on the CPU).
   at::Tensor context_input_ids(const tasks::Batch& batch) const;
 
@@ -154,6 +156,7 @@ class InContextLearning final : public Method {
   std::vector<IclDemonstration> demos_;
   std::vector<int64_t> context_ids_;
   std::vector<int64_t> lead_ids_;  // bos / cls ids: a query's leading special tokens
+  int64_t query_lead_ = 0;         // how many of them a rendered query starts with
   int64_t max_positions_ = 0;
   at::Tensor p_cf_;  // [C] float32 on the CPU; undefined until computed
 };

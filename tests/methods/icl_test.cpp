@@ -108,7 +108,12 @@ TEST(Icl, PromptReadsAsOneTextWithGpt2) {
   const InContextLearning& icl = as_icl(*method);
   const auto& first = icl.demonstrations()[0].token_ids;
   const std::vector<int> sep = tasks::encode_piece(f.tokenizer(), "\n\n", tasks::Spacing::kAttached);
-  EXPECT_EQ(first[first.size() - sep.size() - 1], words[0][0][0]) << "' true' before the separator";
+  const std::vector<int64_t>& word = words[0][0];  // entailment's "true" (class 0: the first demonstration)
+  ASSERT_GT(first.size(), word.size() + sep.size());
+  EXPECT_EQ(std::vector<int64_t>(first.end() - static_cast<std::ptrdiff_t>(sep.size() + word.size()),
+                                 first.end() - static_cast<std::ptrdiff_t>(sep.size())),
+            word)
+      << "the label word's tokens before the separator";
 }
 
 TEST(Icl, PromptHasOneBosAtTheStartWithLlama) {
@@ -188,12 +193,12 @@ TEST(Icl, DrawsKPerClassWithTheRunsSeed) {
 
   // The method draws with MethodContext::seed.
   f.context->train = &train;
-  auto a = testing::make_method_from("{name: icl, shots: 2}", *f.context);
-  auto b = testing::make_method_from("{name: icl, shots: 2}", *f.context);
+  auto a = testing::make_method_from("{name: icl, shots: 1}", *f.context);
+  auto b = testing::make_method_from("{name: icl, shots: 1}", *f.context);
   EXPECT_EQ(as_icl(*a).context_ids(), as_icl(*b).context_ids());
   testing::Fixture other = testing::fixture("gpt2", kCbTask, /*seed=*/5);
   other.context->train = &train;
-  auto c = testing::make_method_from("{name: icl, shots: 2}", *other.context);
+  auto c = testing::make_method_from("{name: icl, shots: 1}", *other.context);
   EXPECT_NE(as_icl(*c).context_ids(), as_icl(*a).context_ids());
 }
 
@@ -263,17 +268,21 @@ TEST(Icl, TooLongSaysHowManyDemonstrationsFit) {
   const int64_t positions = f.backbone().info().max_positions;
   ASSERT_GT(positions, 0);
   std::string words;
-  for (int i = 0; i < 20; ++i) words += " word" + std::to_string(i);
+  for (int i = 0; i < 3; ++i) words += " word" + std::to_string(i);
   std::vector<data::Example> train;
   for (int i = 0; i < 6; ++i) train.push_back(row("premise" + words, "hyp", i % 3 == 0 ? "entailment" : i % 3 == 1 ? "contradiction" : "neutral", i));
   f.context->train = &train;
-  auto method = testing::make_method_from("{name: icl, shots: 2, order: grouped}", *f.context);
+  auto method = testing::make_method_from("{name: icl, shots: 1, order: grouped}", *f.context);
   InContextLearning& icl = as_icl(*method);
   ASSERT_LT(icl.length(), positions);
-  // A query long enough that not all 6 demonstrations fit before it.
-  std::string long_text;
-  for (int i = 0; i < 200 && static_cast<int64_t>(long_text.size()) < 4 * positions; ++i) long_text += " more words";
-  const tasks::Batch batch = trainer_batch(f, *method, {row("start" + long_text, "hyp", "neutral", 9)});
+  // A query that leaves room for the first demonstration only: P - d0 - d1 < query <= P - d0.
+  const int64_t d0 = static_cast<int64_t>(icl.demonstrations()[0].token_ids.size());
+  const int64_t d1 = static_cast<int64_t>(icl.demonstrations()[1].token_ids.size());
+  std::string long_text = "start";
+  while (static_cast<int64_t>(f.task->encode(row(long_text, "hyp", "neutral", 9), tasks::Purpose::kEval).length) <
+         positions - d0 - d1 / 2)
+    long_text += " more";
+  const tasks::Batch batch = trainer_batch(f, *method, {row(long_text, "hyp", "neutral", 9)});
   const int64_t query = batch.lengths[0].item<int64_t>() - icl.length();
   ASSERT_GT(icl.length() + query, positions) << "the fixture must overflow";
   int64_t fit = 0, used = query;  // by hand: leading demonstrations while they fit
@@ -282,15 +291,14 @@ TEST(Icl, TooLongSaysHowManyDemonstrationsFit) {
     if (used > positions) break;
     ++fit;
   }
-  ASSERT_LT(fit, 6);
+  ASSERT_EQ(fit, 1) << "the fixture leaves room for one demonstration";
   EXPECT_EQ(icl.demonstrations_that_fit(query), fit);
   const std::string message = error_of([&] { method->prompt(batch); });
-  EXPECT_THAT(message, HasSubstr(fmt::format("method.shots: 6 demonstrations ({} tokens) and a query of {} tokens",
+  EXPECT_THAT(message, HasSubstr(fmt::format("method.shots: 3 demonstrations ({} tokens) and a query of {} tokens",
                                              icl.length(), query)));
   EXPECT_THAT(message, HasSubstr(fmt::format("more than the model's {} positions; {} demonstrations fit before a query "
                                              "of {} tokens", positions, fit, query)));
-  if (fit / 3 > 0) EXPECT_THAT(message, HasSubstr(fmt::format("use method.shots={} (per class)", fit / 3)));
-  else if (fit > 0) EXPECT_THAT(message, HasSubstr(fmt::format("use method.per_class=false method.shots={}", fit)));
+  EXPECT_THAT(message, HasSubstr("not even one per class: use method.per_class=false method.shots=1"));
 
   // Demonstrations alone longer than the positions: an error when the method is built.
   std::vector<data::Example> huge;
@@ -300,7 +308,8 @@ TEST(Icl, TooLongSaysHowManyDemonstrationsFit) {
   f.context->train = &huge;
   const std::string built = error_of([&] { testing::make_method_from("{name: icl, shots: 1}", *f.context); });
   EXPECT_THAT(built, HasSubstr("method.shots: the 3 demonstrations take"));
-  EXPECT_THAT(built, HasSubstr(fmt::format("leave no room for a query in the model's {} positions", positions)));
+  EXPECT_THAT(built, HasSubstr(fmt::format("leave no room for a query in the model's {} positions; 0 of them fit "
+                                           "before a query of 1 tokens — none fits", positions)));
 }
 
 // (5) and the other bad inputs: one line each, with the key path.
@@ -359,15 +368,15 @@ TEST(Icl, StateRoundTrip) {
   PTLAB_METHOD_FIXTURE(f, "gpt2", kCbTask);
   const std::vector<data::Example> train = counted_rows({4, 4, 4});
   f.context->train = &train;
-  auto a = testing::make_method_from("{name: icl, shots: 2}", *f.context);
+  auto a = testing::make_method_from("{name: icl, shots: 1}", *f.context);
   testing::Fixture other = testing::fixture("gpt2", kCbTask, /*seed=*/11);
   other.context->train = &train;
-  auto b = testing::make_method_from("{name: icl, shots: 2}", *other.context);
+  auto b = testing::make_method_from("{name: icl, shots: 1}", *other.context);
   ASSERT_NE(as_icl(*a).context_ids(), as_icl(*b).context_ids());
   b->import_state(a->export_state(), "test");
   EXPECT_EQ(as_icl(*b).context_ids(), as_icl(*a).context_ids());
-  ASSERT_EQ(as_icl(*b).demonstrations().size(), 6u);
-  for (std::size_t j = 0; j < 6; ++j) {
+  ASSERT_EQ(as_icl(*b).demonstrations().size(), 3u);
+  for (std::size_t j = 0; j < 3; ++j) {
     EXPECT_EQ(as_icl(*b).demonstrations()[j].index, as_icl(*a).demonstrations()[j].index);
     EXPECT_EQ(as_icl(*b).demonstrations()[j].class_index, as_icl(*a).demonstrations()[j].class_index);
   }
