@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <set>
 
 namespace ptlab::methods {
 namespace {

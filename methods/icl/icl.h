@@ -30,6 +30,11 @@
 //   GPT-2:   demo1 SEP demo2 SEP ... query
 //   Llama:   <s> demo1 SEP ... query            (one BOS, at the very start)
 //   BERT:    [CLS] demo1 SEP ... query [SEP]    (the query keeps its [MASK])
+// Consequences of "rendered as a query is": a demonstration longer than task.max_length is shortened the
+// same way (its shortenable fields, from their end); with SentencePiece (Llama) every demonstration and the
+// query start with the dummy prefix "▁", so after a "\n" separator they decode with a leading space
+// (tokenising the joined string in one go would not put it there); a causal LM's query keeps the mask
+// placeholder (GPT-2: <|endoftext|>, Llama: <unk>) after its answer position, where nothing reads it.
 //
 // Layout. front_soft_tokens() = n, the demonstrations' tokens with their separators, so the trainer puts n
 // placeholder positions in front of each rendered query; prompt() writes the query's leading special tokens
