@@ -33,6 +33,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -74,6 +75,10 @@ class Objective {
 
   bool is_classification() const { return classification_; }
 
+  /// Classification: a map applied to the class scores [B, C] float32 before predict() and score() use
+  /// them (a method's score calibration, Method::score_calibration); loss() ignores it. Empty: none.
+  void set_calibration(std::function<at::Tensor(const at::Tensor&)> calibrate) { calibrate_ = std::move(calibrate); }
+
  private:
   /// Class scores [B, C] float32.
   at::Tensor class_scores(const models::BackboneOutput& output, const Batch& batch) const;
@@ -87,6 +92,7 @@ class Objective {
   LinearHeadImpl* head_;
   bool classification_ = false;
   bool tokens_ = false;  ///< token_classification
+  std::function<at::Tensor(const at::Tensor&)> calibrate_;  ///< set_calibration(); empty: none
 };
 
 }  // namespace ptlab::tasks
