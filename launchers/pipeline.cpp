@@ -4,6 +4,7 @@
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/io/jsonl_log.h"
+#include "launchers/ppt_pipeline.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,7 @@ void register_builtin_pipelines() {
   static std::once_flag once;
   std::call_once(once, [] {
     // One line per pipeline method (its registration function lives beside its stages).
+    register_ppt_pipeline();
   });
 }
 
@@ -122,8 +124,10 @@ void set_key_path(YAML::Node root, const std::string& key_path, const YAML::Node
 StageResult run_stage(const config::Composed& parent, const std::string& run_dir, const StageSpec& spec,
                       dist::Communicator& comm, const TrialInfo& trial) {
   StageResult stage;
-  stage.dir = spec.name.empty() ? run_dir : (fs::path(run_dir) / "stages" / spec.name).string();
+  stage.name = spec.name;
+  stage.dir = !spec.dir.empty() ? spec.dir : spec.name.empty() ? run_dir : (fs::path(run_dir) / "stages" / spec.name).string();
   const bool named = !spec.name.empty();
+  PTLAB_ASSERT(named || spec.dir.empty(), "an explicit stage directory needs a stage name");
   if (named) {
     const nlohmann::json summary = io::read_json_file(stage.dir + "/summary.json");
     if (summary.is_object() && summary.value("status", "") == "completed") {
@@ -163,8 +167,9 @@ void record_stage(const std::string& run_dir, const std::string& pipeline, const
   const std::string path = (fs::path(run_dir) / "pipeline.json").string();
   nlohmann::json record = io::read_json_file(path);
   if (!record.is_object()) record = {{"pipeline", pipeline}, {"stages", nlohmann::json::array()}};
-  const std::string name =
-      stage.dir == run_dir ? std::string("final") : fs::path(stage.dir).filename().string();
+  const std::string name = !stage.name.empty()     ? stage.name
+                           : stage.dir == run_dir ? std::string("final")
+                                                  : fs::path(stage.dir).filename().string();
   nlohmann::json entry = {{"name", name},
                           {"dir", fs::relative(stage.dir, run_dir).string()},
                           {"status", stage.outcome.result.status.empty() ? "completed" : stage.outcome.result.status},

@@ -49,6 +49,9 @@ std::string run_dir_of(const config::Composed& composed);
 /// One stage: the parent config with these changes.
 struct StageSpec {
   std::string name;     ///< folder name under stages/ ("pattern0", "pretrain"); "" = the run directory itself
+  /// An explicit directory for a named stage instead of <run_dir>/stages/<name> (PPT: its pre-training cache,
+  /// shared by every run that pre-trains the same way); "" = the default.
+  std::string dir;
   YAML::Node method;    ///< the stage's whole `method:` mapping (replaces the parent's)
   /// Other values to set, by dotted key path ("task.template_name", "trainer.max_steps"); a null node removes
   /// the key. Intermediate mappings are created.
@@ -57,13 +60,14 @@ struct StageSpec {
 
 /// What run_stage() did.
 struct StageResult {
+  std::string name;      ///< the spec's name ("" = the final stage)
   RunOutcome outcome;
   std::string dir;       ///< the stage's run directory
   bool reused = false;   ///< the stage was complete before: nothing ran, the outcome was read back
 };
 
 /// Runs one stage of the pipeline whose run directory is `run_dir` (see the top for resuming). The stage's
-/// config is `parent` with the spec applied, run.dir = run_dir/stages/<name> (or run_dir) and
+/// config is `parent` with the spec applied, run.dir = spec.dir, else run_dir/stages/<name> (or run_dir) and
 /// trainer.resume set from what the directory holds. A reused stage's outcome has its splits from its
 /// summary.json ("test/<metric>", "best/eval/<metric>" or "final/eval/<metric>").
 StageResult run_stage(const config::Composed& parent, const std::string& run_dir, const StageSpec& spec,

@@ -52,4 +52,11 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
 RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& comm, const std::string& split,
                           const std::string& state_path);
 
+/// Class probabilities [N, C] float32 on the CPU (softmax of Objective::class_scores) of every example of
+/// `split` (in order) with the method's state loaded from `state_path` (a prompt.safetensors); `classes`
+/// (if given) gets the task's class names. Classification tasks only. PPT's cls labeler uses it.
+at::Tensor predict_class_probabilities(const config::Composed& composed, dist::Communicator& comm,
+                                       const std::string& split, const std::string& state_path,
+                                       std::vector<std::string>* classes = nullptr);
+
 }  // namespace ptlab::launchers

@@ -79,9 +79,11 @@ class Objective {
   /// them (a method's score calibration, Method::score_calibration); loss() ignores it. Empty: none.
   void set_calibration(std::function<at::Tensor(const at::Tensor&)> calibrate) { calibrate_ = std::move(calibrate); }
 
- private:
-  /// Class scores [B, C] float32.
+  /// Class scores [B, C] float32 (verbalizer log-probs of the label words, or the linear head's logits;
+  /// before any calibration); classification only. PET's ensemble reads them.
   at::Tensor class_scores(const models::BackboneOutput& output, const Batch& batch) const;
+
+ private:
   // scores [B, C] with -inf where a row's task does not score the class (task.task_classes).
   at::Tensor mask_other_tasks(const at::Tensor& scores, const Batch& batch) const;
   /// token_classification: tag scores [B, T, C] float32.

@@ -10,7 +10,8 @@ namespace ptlab::methods {
 namespace {
 
 constexpr PromptInit kInits[] = {PromptInit::kUniform, PromptInit::kNormal,     PromptInit::kSampledVocab,
-                                 PromptInit::kText,    PromptInit::kClassLabel, PromptInit::kFile};
+                                 PromptInit::kText,    PromptInit::kClassLabel, PromptInit::kFile,
+                                 PromptInit::kMask};
 
 }  // namespace
 
@@ -28,6 +29,8 @@ const char* prompt_init_name(PromptInit init) {
       return "class_label";
     case PromptInit::kFile:
       return "file";
+    case PromptInit::kMask:
+      return "mask";
   }
   PTLAB_ASSERT(false, "unknown PromptInit {}", static_cast<int>(init));
 }
@@ -130,6 +133,10 @@ at::Tensor PromptTuning::initial_prompt(const MethodContext& context, at::Genera
       return class_label_prompt(backbone_->word_embeddings(), *verbalizer, n, config_.sample_top_k, generator,
                                 config_.at("init"));
     }
+    case PromptInit::kMask:
+      // PPT (Gu et al. 2022): every row starts as the embedding of the mask token.
+      init_token_ids_.assign(static_cast<std::size_t>(n), tasks::Template::mask_token_id(context.tokenizer));
+      return embedding_rows(backbone_->word_embeddings(), init_token_ids_, config_.at("init"));
     case PromptInit::kFile:
       return file_prompt(*config_.init_file, n, d, backbone_->info().is_encoder_decoder, config_.at("init_file"));
   }

@@ -5,7 +5,7 @@
 //   method:                  # configs/method/prompt_tuning.yaml
 //     name: prompt_tuning
 //     length: 20             # n virtual tokens; null = the template's {soft:N} total
-//     init: sampled_vocab    # uniform | normal | sampled_vocab | text | class_label | file
+//     init: sampled_vocab    # uniform | normal | sampled_vocab | text | class_label | file | mask
 //     init_range: 0.5        # uniform: U[-r, r]
 //     init_std: 1.0          # normal: N(0, std^2)
 //     sample_top_k: 5000     # sampled_vocab (and class_label's leftover rows): the first k rows; 0 (or k
@@ -26,7 +26,9 @@
 // 5,000 first vocabulary entries; sample_top_k 0 = PEFT's SAMPLE_VOCAB over the whole vocabulary), text
 // (PEFT's TEXT: the embeddings of tokenizer(init_text) with special tokens, cut or repeated to n), class_label
 // (Lester: the mean sub-token embedding of each class's label word in the first C rows, sampled vocabulary
-// after), file (transfer: a prompt saved before). Random draws use a CPU generator seeded with the run's
+// after), file (transfer: a prompt saved before), mask (PPT's init for prompt pre-training, Gu et al. 2022:
+// every row the embedding of the token a template writes at {mask} — the tokenizer's mask token, else T5's
+// <extra_id_0>, else the placeholder id, tasks::Template::mask_token_id). Random draws use a CPU generator seeded with the run's
 // seed, so every rank of a data-parallel trial starts from the same prompt.
 //
 // Mixed-task batches. With num_tasks T > 1 every task has its own n-token prompt and each batch row gets
@@ -58,9 +60,9 @@
 
 namespace ptlab::methods {
 
-enum class PromptInit { kUniform, kNormal, kSampledVocab, kText, kClassLabel, kFile };
+enum class PromptInit { kUniform, kNormal, kSampledVocab, kText, kClassLabel, kFile, kMask };
 
-/// "uniform", "normal", "sampled_vocab", "text", "class_label", "file".
+/// "uniform", "normal", "sampled_vocab", "text", "class_label", "file", "mask".
 const char* prompt_init_name(PromptInit init);
 /// All of them, in that order.
 std::vector<std::string> prompt_init_names();

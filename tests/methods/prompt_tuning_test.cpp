@@ -93,7 +93,7 @@ TEST(PromptTuningConfig, Defaults) {
   EXPECT_EQ(t.init, PromptInit::kText);
   EXPECT_EQ(*t.init_text, "Classify:");
   EXPECT_EQ(t.init_range, 0.1);
-  EXPECT_THAT(prompt_init_names(), ElementsAre("uniform", "normal", "sampled_vocab", "text", "class_label", "file"));
+  EXPECT_THAT(prompt_init_names(), ElementsAre("uniform", "normal", "sampled_vocab", "text", "class_label", "file", "mask"));
 }
 
 TEST(PromptTuningConfig, Errors) {
@@ -102,7 +102,7 @@ TEST(PromptTuningConfig, Errors) {
   EXPECT_THAT(error_of([] { decode("{length: -4}"); }), HasSubstr("got -4"));
   const std::string init = error_of([] { decode("{init: sampled_vocb}"); });
   EXPECT_THAT(init, HasSubstr("method.init: unknown prompt init 'sampled_vocb' (did you mean sampled_vocab?)"));
-  EXPECT_THAT(init, HasSubstr("known: uniform, normal, sampled_vocab, text, class_label, file"));
+  EXPECT_THAT(init, HasSubstr("known: uniform, normal, sampled_vocab, text, class_label, file, mask"));
   EXPECT_THAT(error_of([] { decode("{init: text}"); }),
               HasSubstr("method.init_text: init text needs the words to start from; set method.init_text="));
   EXPECT_THAT(error_of([] { decode("{init: text, init_text: ''}"); }), HasSubstr("got an empty string"));
