@@ -326,11 +326,11 @@ ClassPredictions predict_with_labeler(const std::string& labeler_dir, const std:
   comm.barrier();
   YAML::Node data = task["data"] ? YAML::Clone(task["data"]) : YAML::Node(YAML::NodeType::Map);
   YAML::Node new_data(YAML::NodeType::Map);
-  new_data["splits"]["sentences"]["path"] = corpus;
+  new_data["splits"]["train"]["path"] = corpus;  // named train: the data defaults (few_shot) name it
   new_data["fields"]["text_a"] = "text_a";
   if (data["labels"]) new_data["labels"] = data["labels"];
   if (data["label_map"]) new_data["label_map"] = data["label_map"];
-  new_data["train_split"] = "sentences";
+  new_data["train_split"] = "train";
   new_data["dev_split"] = YAML::Node(YAML::NodeType::Null);
   new_data["test_split"] = YAML::Node(YAML::NodeType::Null);
   composed.root["task"]["data"] = new_data;
@@ -338,7 +338,7 @@ ClassPredictions predict_with_labeler(const std::string& labeler_dir, const std:
   composed.choices["task"] = "labeler";
   composed.choices["method"] = composed.root["method"]["name"].Scalar();
   ClassPredictions out;
-  at::Tensor probs = predict_class_probabilities(composed, comm, "sentences", state, &out.classes);  // [N, C]
+  at::Tensor probs = predict_class_probabilities(composed, comm, "train", state, &out.classes);  // [N, C]
   const int64_t n = probs.size(0), k = probs.size(1);
   PTLAB_ASSERT(n == static_cast<int64_t>(texts.size()), "labeler predicted {} rows for {} sentences", n, texts.size());
   auto acc = probs.accessor<float, 2>();

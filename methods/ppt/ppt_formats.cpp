@@ -180,11 +180,12 @@ std::vector<PptExample> build_nsp(const Corpus& corpus, int64_t count, uint64_t 
               "with blank lines, or lower block_sentences below the {} sentences)",
               where, corpus.path, docs, corpus.num_sentences());
   const std::vector<Position> next = next_anchors(corpus);
-  // same_document anchors: a sentence with a non-neighbour in its document (documents of >= 3 sentences).
+  // same_document anchors: a sentence with a non-neighbour in its document (|j - i| >= 2 for some j; the
+  // middle sentence of a 3-sentence document has none).
   std::vector<Position> far;
   for (int64_t d = 0; d < docs; ++d)
-    if (doc_size(corpus, d) >= 3)
-      for (int64_t i = 0; i < doc_size(corpus, d); ++i) far.emplace_back(d, i);
+    for (int64_t i = 0; i < doc_size(corpus, d); ++i)
+      if (i >= 2 || i + 2 < doc_size(corpus, d)) far.emplace_back(d, i);
   PTLAB_CHECK(!far.empty(),
               "{}: format nsp needs a document of >= 3 sentences for its same_document class (a sentence that is "
               "not a neighbour), but every document of {} has fewer",
