@@ -166,6 +166,13 @@ std::vector<std::string> run_data_stage(const ppt::PptConfig& c, const std::stri
         labels_json.push_back({{"text", texts[i]}, {"label", predicted.classes[best]}, {"probability", p[best]}});
       }
       labels = predicted.classes;
+      if (comm.rank() == 0) {
+        // Written before the examples are built, so that a labeler whose labels are unusable can be inspected.
+        fs::create_directories(data_dir);
+        std::string text;
+        for (const auto& row : labels_json) text += row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        write_file((data_dir / "labels.jsonl").string(), text);
+      }
       examples = ppt::build_cls(corpus, predictions, count, c.min_confidence, c.seed, c.at("min_confidence"));
       break;
     }
@@ -181,11 +188,6 @@ std::vector<std::string> run_data_stage(const ppt::PptConfig& c, const std::stri
     ppt::write_examples_jsonl((data_dir / "train.jsonl").string(), train);
     // An empty dev split still gets its file, so the task's config stays the same.
     ppt::write_examples_jsonl((data_dir / "dev.jsonl").string(), dev_rows);
-    if (c.format == ppt::Format::kCls) {
-      std::string text;
-      for (const auto& row : labels_json) text += row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-      write_file((data_dir / "labels.jsonl").string(), text);
-    }
     nlohmann::json out = {{"format", ppt::format_name(c.format)},
                           {"corpus", c.corpus},
                           {"documents", corpus.documents.size()},
@@ -219,6 +221,25 @@ RunOutcome run_ppt(const config::Composed& composed, dist::Communicator& comm, c
   const std::string run_dir = run_dir_of(composed);
   std::optional<StageResult> pretrain;
   std::string prompt_path;
+  // Checked before pre-training, which may take long.
+  std::vector<std::pair<std::string, YAML::Node>> unified_set;
+  if (!c.stop_after) {
+    if (c.format == ppt::Format::kUnified) {
+      // Unified PPT: the task's multiple-choice template and letter verbalizer, unless a template was chosen.
+      const YAML::Node task = composed.root["task"];
+      const bool chosen = task && task["template_name"] && !task["template_name"].IsNull();
+      if (!chosen) {
+        PTLAB_CHECK(task && task["templates"] && task["templates"]["unified"] && task["verbalizers"] &&
+                        task["verbalizers"]["unified"],
+                    "method.format: unified transfers to a task's `unified` template and verbalizer (its classes as "
+                    "lettered options), but task {} has no task.templates.unified / task.verbalizers.unified; add "
+                    "them, or choose a template with task.template_name",
+                    composed.choices.count("task") ? composed.choices.at("task") : std::string("task"));
+        unified_set.emplace_back("task.template_name", YAML::Node("unified"));
+        unified_set.emplace_back("task.verbalizer_name", YAML::Node("unified"));
+      }
+    }
+  }
   if (c.pretrained) {
     prompt_path = state_file(*c.pretrained, c.at("pretrained"));
   } else {
@@ -262,21 +283,7 @@ RunOutcome run_ppt(const config::Composed& composed, dist::Communicator& comm, c
   method["init"] = "file";
   method["init_file"] = fs::absolute(prompt_path).string();
   final_spec.method = method;
-  if (c.format == ppt::Format::kUnified) {
-    // Unified PPT: the task's multiple-choice template and letter verbalizer, unless a template was chosen.
-    const YAML::Node task = composed.root["task"];
-    const bool chosen = task && task["template_name"] && !task["template_name"].IsNull();
-    if (!chosen) {
-      PTLAB_CHECK(task && task["templates"] && task["templates"]["unified"] && task["verbalizers"] &&
-                      task["verbalizers"]["unified"],
-                  "method.format: unified transfers to a task's `unified` template and verbalizer (its classes as "
-                  "lettered options), but task {} has no task.templates.unified / task.verbalizers.unified; add "
-                  "them, or choose a template with task.template_name",
-                  composed.choices.count("task") ? composed.choices.at("task") : std::string("task"));
-      final_spec.set.emplace_back("task.template_name", YAML::Node("unified"));
-      final_spec.set.emplace_back("task.verbalizer_name", YAML::Node("unified"));
-    }
-  }
+  final_spec.set = unified_set;
   StageResult final_stage = run_stage(composed, run_dir, final_spec, comm, trial);
   if (comm.rank() == 0) {
     if (pretrain) record_stage(run_dir, "ppt", *pretrain);
