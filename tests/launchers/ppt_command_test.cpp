@@ -92,6 +92,28 @@ TEST(PptCommand, PretrainsOnceTransfersAndReusesTheCacheOnTheNextTrial) {
   EXPECT_TRUE(prompt_of(by_hand).equal(pretrained));
 }
 
+TEST(PptCommand, ASweepOverSeedsPretrainsOnce) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string sweep = dir.sub("sweep");
+  std::string args = ppt_args(dir, "");
+  args = args.substr(0, args.find(" run.dir="));  // the sweep names the trials' directories
+  Result r = ptlab("sweep -m --dir " + sweep + " " + args + " runtime.seed=0,1", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("2 done, 0 failed"));
+  int pipelines = 0, reused = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(sweep)) {
+    if (entry.path().filename() != "pipeline.json") continue;
+    ++pipelines;
+    reused += read_json(entry.path().string())["stages"][0]["reused"].get<bool>();
+  }
+  EXPECT_EQ(pipelines, 2);
+  EXPECT_EQ(reused, 1) << "the second trial reuses the first's pre-training";
+  std::size_t caches = 0;
+  for (const auto& entry : fs::directory_iterator(dir.sub("outputs/ppt_pretrain"))) caches += entry.is_directory();
+  EXPECT_EQ(caches, 1u);
+}
+
 TEST(PptCommand, StopAfterPretrainAndAGivenPretrainedPrompt) {
   REQUIRE_SHARED();
   TempDir dir;
