@@ -151,6 +151,7 @@ StageResult run_stage(const config::Composed& parent, const std::string& run_dir
   composed.root["method"] = YAML::Clone(spec.method);
   composed.choices["method"] = spec.method["name"].Scalar();
   for (const auto& [key, value] : spec.set) set_key_path(composed.root, key, value);
+  for (const auto& [group, option] : spec.choices) composed.choices[group] = option;
   set_key_path(composed.root, "run.dir", YAML::Node(stage.dir));
   bool resume = has_checkpoint;
   if (!named && composed.root["trainer"] && composed.root["trainer"]["resume"])

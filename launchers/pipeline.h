@@ -24,6 +24,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,9 @@ struct StageSpec {
   /// Other values to set, by dotted key path ("task.template_name", "trainer.max_steps"); a null node removes
   /// the key. Intermediate mappings are created.
   std::vector<std::pair<std::string, YAML::Node>> set;
+  /// Config-group choices to record instead of the parent's (group -> option; "task" -> "ppt_nsp"): they name
+  /// the stage's task or model in its logs and summary.json when `set` replaced that group's mapping.
+  std::map<std::string, std::string> choices;
 };
 
 /// What run_stage() did.

@@ -263,6 +263,7 @@ RunOutcome run_ppt(const config::Composed& composed, dist::Communicator& comm, c
     spec.set.emplace_back("task", ppt::pretraining_task(c, fs::absolute(dir + "/data").string(), labeler, labels));
     spec.set.emplace_back("trainer", pretrain_trainer(composed.root, c));
     spec.set.emplace_back("runtime.seed", YAML::Node(static_cast<int64_t>(c.seed)));
+    spec.choices["task"] = std::string("ppt_") + ppt::format_name(c.format);
     pretrain = run_stage(composed, run_dir, spec, comm, trial);
     prompt_path = dir + "/prompt.safetensors";
     PTLAB_CHECK(pretrain->outcome.result.status == "completed" || pretrain->reused,
