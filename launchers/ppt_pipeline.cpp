@@ -133,8 +133,7 @@ YAML::Node labeler_task(const std::string& dir, const std::string& where) {
 
 // The data stage: the corpus -> examples -> data/{train,dev}.jsonl (+ labels.jsonl for cls). Returns the
 // classes of the pre-training task.
-std::vector<std::string> run_data_stage(const ppt::PptConfig& c, const std::string& dir, dist::Communicator& comm,
-                                        std::vector<std::string>* labeler_classes) {
+std::vector<std::string> run_data_stage(const ppt::PptConfig& c, const std::string& dir, dist::Communicator& comm) {
   const fs::path data_dir = fs::path(dir) / "data";
   const fs::path record_path = data_dir / "data.json";
   const int64_t max_options = c.format == ppt::Format::kNss ? c.options : c.max_options;
@@ -177,7 +176,6 @@ std::vector<std::string> run_data_stage(const ppt::PptConfig& c, const std::stri
       break;
     }
   }
-  if (labeler_classes) *labeler_classes = labels;
   // The last dev_examples are the dev split (cls may have fewer: a tenth of them, at least one training).
   int64_t dev = std::min<int64_t>(c.dev_examples, static_cast<int64_t>(examples.size()) / 10);
   if (c.format != ppt::Format::kCls) dev = c.dev_examples;
@@ -250,7 +248,7 @@ RunOutcome run_ppt(const config::Composed& composed, dist::Communicator& comm, c
     }
     comm.barrier();
     YAML::Node labeler = c.labeler ? labeler_task(*c.labeler, c.at("labeler")) : YAML::Node();
-    const std::vector<std::string> labels = run_data_stage(c, dir, comm, nullptr);
+    const std::vector<std::string> labels = run_data_stage(c, dir, comm);
     StageSpec spec;
     spec.name = "pretrain";
     spec.dir = dir;

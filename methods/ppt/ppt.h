@@ -37,8 +37,8 @@
 //     corpus: ${paths.shared}/corpus/brown/brown.txt
 //     corpus_limit: 0             # read only the first N sentences (0 = all)
 //     block_sentences: 10         # pseudo-document size when the corpus has no blank lines
-//     train_examples: 2000        # generated pre-training examples (cls: at most this many)
-//     dev_examples: 200
+//     train_examples: 2000        # generated pre-training examples (cls: at most train + dev of the kept
+//     dev_examples: 200           #   sentences, of which dev_examples but at most a tenth are the dev split)
 //     options: 4                  # nss: K options
 //     min_options: 2              # unified: K drawn per example in [min_options, max_options]
 //     max_options: 4

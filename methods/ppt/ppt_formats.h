@@ -11,13 +11,13 @@
 //    document" then means "within block_sentences lines", a proxy for the paper's documents.
 // A missing file, and a file with no non-blank line, are Errors naming the key path and the file.
 //
-// The formats (every builder draws `count` examples with data::Rng(seed); the class of example e is e mod C
-// before a final shuffle, so the classes are balanced):
+// The formats (every builder draws `count` examples with data::Rng(seed), a stream per format):
 //  - nsp  sentence pair, 3 classes (PPT's "sentence-pair" format, NSP-style):
 //           next            text_b is the sentence right after text_a in its document
 //           same_document   text_b is from text_a's document, neither text_a nor a neighbour (|j - i| >= 2)
 //           other_document  text_b is from another document
-//         Needs >= 2 documents and a document of >= 3 sentences.
+//         Example e has class e mod 3 before a final shuffle, so the classes are balanced. Needs >= 2
+//         documents and a sentence with a non-neighbour in its document (a document of >= 3 sentences).
 //  - nss  next-sentence selection, multiple choice with K = `options` options written into text_b as
 //         "A. <s> B. <s> ..." (letters A..Z): one option is the next sentence, (K-1)/2 of the others come
 //         from the anchor's document (not the anchor, not the answer), the rest from other documents; the
