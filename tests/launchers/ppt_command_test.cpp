@@ -7,6 +7,8 @@
 
 #include <gmock/gmock.h>
 
+#include <set>
+
 namespace ptlab::launchers {
 namespace {
 
@@ -130,6 +132,26 @@ TEST(PptCommand, StopAfterPretrainAndAGivenPretrainedPrompt) {
   Result g = ptlab("train " + ppt_args(dir, run, "method.pretrained=" + cache + " method.corpus=null"), dir);
   ASSERT_EQ(g.code, 0) << g.err;
   EXPECT_EQ(read_json(run + "/pipeline.json")["stages"].size(), 1u);
+}
+
+TEST(PptCommand, UnifiedPretrainsMultipleChoiceAndTransfersWithTheTasksUnifiedTemplate) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  Result r = ptlab("train " + ppt_args(dir, run, "method.format=unified method.min_options=2 method.max_options=3"), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto pipeline = read_json(run + "/pipeline.json");
+  const std::string cache = (fs::path(run) / pipeline["stages"][0]["dir"].get<std::string>()).lexically_normal().string();
+  std::set<std::string> tasks;
+  for (const auto& row : read_jsonl(cache + "/data/train.jsonl")) {
+    tasks.insert(row["task"].get<std::string>());
+    EXPECT_EQ(row["task"], "options" + std::to_string(row["positions"].size()));
+  }
+  EXPECT_EQ(tasks, (std::set<std::string>{"options2", "options3"}));
+  std::ifstream in(run + "/config.yaml");
+  const std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(config, ::testing::HasSubstr("template_name: unified"));
+  EXPECT_THAT(config, ::testing::HasSubstr("verbalizer_name: unified"));
 }
 
 TEST(PptCommand, ClsLabelsTheCorpusWithTheClassifiersOwnPredictions) {

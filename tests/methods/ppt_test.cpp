@@ -225,6 +225,31 @@ TEST(PptFormats, WritesInspectableJsonl) {
   EXPECT_EQ(n, 3);
 }
 
+TEST(PptUnified, TaskTemplatesListEveryClassAsTheOptionItsLetterNames) {
+  for (const std::string name : {"sst2", "boolq", "cb", "rte", "synthetic_sentiment2", "synthetic_sentiment5"}) {
+    SCOPED_TRACE(name);
+    const YAML::Node task = YAML::LoadFile(std::string(PTLAB_SOURCE_DIR) + "/configs/task/" + name + ".yaml");
+    const std::string tmpl = task["templates"]["unified"].as<std::string>();
+    const YAML::Node verbalizer = task["verbalizers"]["unified"];
+    // The classes in the data's order (labels, else the label_map's values in key order).
+    std::vector<std::string> classes;
+    if (task["data"]["labels"]) {
+      classes = task["data"]["labels"].as<std::vector<std::string>>();
+    } else {
+      for (const auto& kv : task["data"]["label_map"]) classes.push_back(kv.second.as<std::string>());
+    }
+    ASSERT_GE(classes.size(), 2u);
+    EXPECT_EQ(verbalizer["label_words"].size(), classes.size());
+    for (std::size_t i = 0; i < classes.size(); ++i) {
+      EXPECT_EQ(verbalizer["label_words"][classes[i]][0].as<std::string>(), option_letter(static_cast<int64_t>(i)));
+      EXPECT_THAT(tmpl, HasSubstr(" " + option_letter(static_cast<int64_t>(i)) + ". ")) << tmpl;
+    }
+    EXPECT_EQ(tmpl.find(" " + option_letter(static_cast<int64_t>(classes.size())) + ". "), std::string::npos) << tmpl;
+    EXPECT_THAT(tmpl, HasSubstr("Options: A. "));
+    EXPECT_EQ(tmpl.substr(tmpl.size() - 14), "Answer: {mask}");
+  }
+}
+
 // ---- bad inputs ------------------------------------------------------------------------------------------
 
 TEST(PptBadInputs, CorpusErrorsAreOneLineEach) {
