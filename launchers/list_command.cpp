@@ -6,6 +6,7 @@
 #include "framework/core/suggest.h"
 #include "framework/models/loader.h"
 #include "launchers/command.h"
+#include "launchers/pipeline.h"
 #include "methods/method.h"
 
 #include <algorithm>
@@ -64,6 +65,10 @@ void list_methods(const std::string& config_dir) {
   const auto& registry = methods::method_registry();
   std::printf("methods (method.name):\n");
   for (const auto& name : registry.names()) std::printf("  %-22s %s\n", name.c_str(), registry.description(name).c_str());
+  launchers::register_builtin_pipelines();
+  const auto& pipelines = launchers::pipeline_registry();
+  std::printf("pipeline methods (method.name; several trials in one run directory, launchers/pipeline.h):\n");
+  for (const auto& name : pipelines.names()) std::printf("  %-22s %s\n", name.c_str(), pipelines.description(name).c_str());
   print_group(config_dir, "method", "method configs");
 }
 

@@ -287,3 +287,23 @@ TEST(TrainCommand, MptDistillsFromTeachersThenAdaptsFromTheSource) {
 
 }  // namespace
 }  // namespace ptlab::launchers
+
+namespace ptlab::launchers {
+namespace {
+
+using namespace ptlab::launchers::testing;
+using models::testing::TempDir;
+
+// `ptlab list methods` names the pipeline methods beside the registry's, so a user can find ppt and pet.
+TEST(ListCommand, ListsMethodsAndPipelineMethods) {
+  TempDir dir;
+  const auto r = ptlab("list methods", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"  prompt_tuning ", "  icl ", "  zero_shot "}) EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  const auto pipelines = r.out.find("pipeline methods");
+  ASSERT_NE(pipelines, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  ppt ", pipelines), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ptlab::launchers
