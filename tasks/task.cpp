@@ -87,8 +87,10 @@ TaskConfig TaskConfig::decode(config::Reader reader, const config::Origins& orig
     using Item = std::map<std::string, std::optional<std::string>>;
     const auto items = reader.get<std::vector<Item>>("pvps", {});
     for (std::size_t i = 0; i < items.size(); ++i) {
-      const std::string where = reader.key_path("pvps") + "[" + std::to_string(i) + "]" +
-                                origins.from(reader.key_path("pvps"));
+      const std::string path = reader.key_path("pvps") + "[" + std::to_string(i) + "]";
+      const std::string from = origins.from(reader.key_path("pvps"));
+      const std::string where = path + from;
+      auto at_key = [&](const char* key) { return path + "." + key + from; };
       PatternVerbalizerPair pvp;
       for (const auto& [key, value] : items[i]) {
         if (key == "template") pvp.template_name = value.value_or("");
@@ -100,28 +102,28 @@ TaskConfig TaskConfig::decode(config::Reader reader, const config::Origins& orig
       pvp.where = where;
       std::string text;
       if (pvp.template_name.empty()) {
-        PTLAB_CHECK(main.has_value(), "{}: template null names the `template` key, which this task does not set", where);
+        PTLAB_CHECK(main.has_value(), "{}: null names the `template` key, which this task does not set", at_key("template"));
         text = *main;
       } else {
         auto it = c.templates.find(pvp.template_name);
         if (it == c.templates.end()) {
           const auto known = keys_of(c.templates);
-          PTLAB_FAIL("{}.template: no template named '{}'{}; task.templates has: {}", where, pvp.template_name,
+          PTLAB_FAIL("{}: no template named '{}'{}; task.templates has: {}", at_key("template"), pvp.template_name,
                      did_you_mean(pvp.template_name, known), known.empty() ? "nothing" : join_names(known));
         }
         text = it->second;
       }
       PTLAB_CHECK(text.find("{mask}") != std::string::npos,
-                  "{}.template: pattern '{}' has no {{mask}} slot; a PET pattern is a cloze question with one {{mask}} "
-                  "where the verbalizer's word goes", where, text);
+                  "{}: pattern '{}' has no {{mask}} slot; a PET pattern is a cloze question with one {{mask}} "
+                  "where the verbalizer's word goes", at_key("template"), text);
       if (!pvp.verbalizer_name.empty() && !c.verbalizers.count(pvp.verbalizer_name)) {
         std::vector<std::string> known;
         for (const auto& [k, v] : c.verbalizers) known.push_back(k);
-        PTLAB_FAIL("{}.verbalizer: no verbalizer named '{}'{}; task.verbalizers has: {}", where, pvp.verbalizer_name,
+        PTLAB_FAIL("{}: no verbalizer named '{}'{}; task.verbalizers has: {}", at_key("verbalizer"), pvp.verbalizer_name,
                    did_you_mean(pvp.verbalizer_name, known), known.empty() ? "nothing" : join_names(known));
       }
       PTLAB_CHECK(!pvp.verbalizer_name.empty() || c.verbalizer.has_value(),
-                  "{}.verbalizer: null names the `verbalizer` key, which this task does not set", where);
+                  "{}: null names the `verbalizer` key, which this task does not set", at_key("verbalizer"));
       c.pvps.push_back(std::move(pvp));
     }
   }

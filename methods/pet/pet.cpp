@@ -34,9 +34,10 @@ PetConfig PetConfig::decode(const YAML::Node& method, const config::Origins& ori
   c.final_method = mapping(r, method, "final_method", origins, YAML::Clone(full_finetune));
   for (auto* stage : {&c.pattern_method, &c.final_method}) {
     const char* key = stage == &c.pattern_method ? "pattern_method" : "final_method";
-    PTLAB_CHECK((*stage)["name"] && (*stage)["name"].IsScalar(), "{}: needs a name (a method of `ptlab list methods`)",
-                at(key));
-    PTLAB_CHECK((*stage)["name"].Scalar() != "pet", "{}.name: pet cannot be a stage of itself", at(key));
+    const std::string name_at = r.key_path(key) + ".name" + origins.from(r.key_path(key));
+    PTLAB_CHECK((*stage)["name"] && (*stage)["name"].IsScalar(), "{}: missing; name a method of `ptlab list methods`",
+                name_at);
+    PTLAB_CHECK((*stage)["name"].Scalar() != "pet", "{}: pet cannot be a stage of itself", name_at);
   }
   c.final_task = mapping(r, method, "final_task", origins, YAML::Node(YAML::NodeType::Map));
   c.pattern_trainer = mapping(r, method, "pattern_trainer", origins, YAML::Node(YAML::NodeType::Map));
@@ -64,13 +65,13 @@ PetConfig PetConfig::decode(const YAML::Node& method, const config::Origins& ori
     c.ipet.fraction = ipet.get<double>("fraction", c.ipet.fraction);
     c.ipet.growth = ipet.get<double>("growth", c.ipet.growth);
     ipet.finish();
-    PTLAB_CHECK(c.ipet.generations >= 0, "{}.generations: must be >= 0 (0: PET without iPET), got {}", at("ipet"),
+    PTLAB_CHECK(c.ipet.generations >= 0, "{}: must be >= 0 (0: PET without iPET), got {}", at("ipet.generations"),
                 c.ipet.generations);
     PTLAB_CHECK(c.ipet.fraction > 0 && c.ipet.fraction <= 1,
-                "{}.fraction: the share of the other models that label a model's data must be in (0, 1], got {}",
-                at("ipet"), c.ipet.fraction);
-    PTLAB_CHECK(c.ipet.growth > 1, "{}.growth: the training set's growth per generation must be > 1 (PET: 5), got {}",
-                at("ipet"), c.ipet.growth);
+                "{}: the share of the other models that label a model's data must be in (0, 1], got {}",
+                at("ipet.fraction"), c.ipet.fraction);
+    PTLAB_CHECK(c.ipet.growth > 1, "{}: the training set's growth per generation must be > 1 (PET: 5), got {}",
+                at("ipet.growth"), c.ipet.growth);
   }
   r.finish();
   return c;

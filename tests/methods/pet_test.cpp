@@ -178,11 +178,11 @@ TEST(PetPatterns, TaskDecodesPatternVerbalizerPairs) {
 TEST(PetPatterns, BadPairsAreOneLineErrorsWithTheirKeyPath) {
   auto error = [](const std::string& pvps) { return error_of([&] { task_of(std::string(kTask) + "pvps: " + pvps); }); };
   EXPECT_THAT(error("[{template: nomask}]"),
-              HasSubstr("task.pvps[0] (configs/task/test.yaml).template: pattern '{text_a} It was good.' has no {mask}"));
+              HasSubstr("task.pvps[0].template (from configs/task/test.yaml): pattern '{text_a} It was good.' has no {mask}"));
   EXPECT_THAT(error("[{template: null}, {template: shrt}]"),
-              HasSubstr("task.pvps[1] (configs/task/test.yaml).template: no template named 'shrt'"));
-  EXPECT_THAT(error("[{template: short, verbalizer: alts}]"), HasSubstr(".verbalizer: no verbalizer named 'alts'"));
-  EXPECT_THAT(error("[{verbalizer: alt}]"), HasSubstr("task.pvps[0] (configs/task/test.yaml): no template"));
+              HasSubstr("task.pvps[1].template (from configs/task/test.yaml): no template named 'shrt'"));
+  EXPECT_THAT(error("[{template: short, verbalizer: alts}]"), HasSubstr("task.pvps[0].verbalizer (from configs/task/test.yaml): no verbalizer named 'alts'"));
+  EXPECT_THAT(error("[{verbalizer: alt}]"), HasSubstr("task.pvps[0] (from configs/task/test.yaml): no template"));
   EXPECT_THAT(error("[{template: short, words: x}]"), HasSubstr("unknown key 'words'"));
   for (const char* bad : {"[{template: nomask}]", "[{template: short, verbalizer: alts}]"})
     EXPECT_EQ(error(bad).find('\n'), std::string::npos) << error(bad);
@@ -209,13 +209,13 @@ TEST(PetConfigTest, DecodesDefaultsAndRejectsBadValues) {
   EXPECT_EQ(d.ipet.generations, 2);
   EXPECT_EQ(d.unlabeled_limit, 100);
   EXPECT_THAT(error_of([] { pet_of("{name: pet, temperature: 0}"); }),
-              HasSubstr("method.temperature (configs/method/pet.yaml): the soft labels' temperature must be > 0"));
+              HasSubstr("method.temperature (from configs/method/pet.yaml): the soft labels' temperature must be > 0"));
   EXPECT_THAT(error_of([] { pet_of("{name: pet, temperature: -1}"); }), HasSubstr("must be > 0"));
   EXPECT_THAT(error_of([] { pet_of("{name: pet, ensemble_weighting: best}"); }), HasSubstr("method.ensemble_weighting"));
   EXPECT_THAT(error_of([] { pet_of("{name: pet, patterns: [0, 0]}"); }), HasSubstr("pattern 0 is listed twice"));
-  EXPECT_THAT(error_of([] { pet_of("{name: pet, ipet: {growth: 1}}"); }), HasSubstr("method.ipet"));
+  EXPECT_THAT(error_of([] { pet_of("{name: pet, ipet: {growth: 1}}"); }), HasSubstr("method.ipet.growth"));
   EXPECT_THAT(error_of([] { pet_of("{name: pet, ipet: {generation: 1}}"); }), HasSubstr("generation"));
-  EXPECT_THAT(error_of([] { pet_of("{name: pet, final_method: {name: pet}}"); }), HasSubstr("final_method.name"));
+  EXPECT_THAT(error_of([] { pet_of("{name: pet, final_method: {name: pet}}"); }), HasSubstr("method.final_method.name (from configs/method/pet.yaml): pet cannot"));
 }
 
 }  // namespace
