@@ -149,7 +149,7 @@ TEST(PetPipeline, BadInputsAreOneLineErrors) {
                         "method.temperature (from ");
   expect_one_line_error(ptlab("train " + pet_args(run, "'method.patterns=[0,7]'"), dir),
                         "method.patterns: pattern 7 is not in task.pvps");
-  expect_one_line_error(ptlab("train " + pet_args(run, "", "trec"), dir),
+  expect_one_line_error(ptlab("train " + pet_args(run, "task.data.unlabeled_split=train", "trec"), dir),
                         "has no pattern-verbalizer pairs");
   EXPECT_FALSE(fs::exists(run + "/stages"));
 }
