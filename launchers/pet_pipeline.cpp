@@ -66,6 +66,16 @@ YAML::Node split_node(const std::string& path, bool soft) {
   return split;
 }
 
+// A stage's overrides from a mapping, leaf by leaf ({optimizer: {lr: 1e-3}} sets trainer.optimizer.lr only, keeping
+// the optimizer's other keys), as command-line overrides would.
+void set_leaves(StageSpec& spec, const std::string& prefix, const YAML::Node& keys) {
+  for (const auto& kv : keys) {
+    const std::string path = prefix + "." + kv.first.Scalar();
+    if (kv.second.IsMap() && kv.second.size() > 0) set_leaves(spec, path, kv.second);
+    else spec.set.emplace_back(path, kv.second);
+  }
+}
+
 struct Scores {
   at::Tensor scores;  // [N, C]
   at::Tensor labels;  // [N]
@@ -161,9 +171,7 @@ RunOutcome run_pet(const config::Composed& composed, dist::Communicator& comm, c
                           pvp.verbalizer_name.empty() ? YAML::Node() : scalar(pvp.verbalizer_name));
     return spec;
   };
-  auto with_trainer = [](StageSpec& spec, const YAML::Node& keys) {
-    for (const auto& kv : keys) spec.set.emplace_back("trainer." + kv.first.Scalar(), kv.second);
-  };
+  auto with_trainer = [](StageSpec& spec, const YAML::Node& keys) { set_leaves(spec, "trainer", keys); };
   nlohmann::json keys = nlohmann::json::object();  // pet/... summary keys of the earlier stages
 
   // Prior weights: each PVP's zero-shot accuracy on T (PET's "accuracy before training").
@@ -305,7 +313,7 @@ RunOutcome run_pet(const config::Composed& composed, dist::Communicator& comm, c
   final_spec.set.emplace_back(std::string("task.data.splits.") + kSoftSplit,
                               split_node(fs::absolute(soft_file).string(), true));
   final_spec.set.emplace_back("task.data.train_split", scalar(kSoftSplit));
-  for (const auto& kv : cfg.final_task) final_spec.set.emplace_back("task." + kv.first.Scalar(), kv.second);
+  set_leaves(final_spec, "task", cfg.final_task);
   with_trainer(final_spec, cfg.final_trainer);
   const nlohmann::json before = io::read_json_file(run_dir + "/summary.json");
   StageResult final_stage;
