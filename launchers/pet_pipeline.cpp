@@ -53,10 +53,12 @@ nlohmann::json text_row(const data::Example& example) {
   return {{"text_a", example.text_a}, {"text_b", example.text_b}, {"idx", example.index}};
 }
 
-// A file-backed split of jsonl rows {text_a, text_b, label[, soft_labels]}.
-YAML::Node split_node(const std::string& path, bool soft) {
+// A file-backed split of `rows` jsonl rows {text_a, text_b, label[, soft_labels]}; its own limit (all of them)
+// keeps a dataset-wide task.data.limit from cutting it.
+YAML::Node split_node(const std::string& path, bool soft, int64_t rows) {
   YAML::Node split(YAML::NodeType::Map);
   split["path"] = path;
+  split["limit"] = rows;
   YAML::Node fields(YAML::NodeType::Map);
   fields["text_a"] = "text_a";
   fields["text_b"] = "text_b";
@@ -249,7 +251,8 @@ RunOutcome run_pet(const config::Composed& composed, dist::Communicator& comm, c
       comm.barrier();
       StageSpec spec = pattern_spec(name, task.pvps[selected[j]], cfg.pattern_method);
       spec.set.emplace_back("run.predict_splits", predict_node);
-      spec.set.emplace_back(std::string("task.data.splits.") + kIpetSplit, split_node(fs::absolute(file).string(), false));
+      spec.set.emplace_back(std::string("task.data.splits.") + kIpetSplit, split_node(fs::absolute(file).string(), false,
+                                     static_cast<int64_t>(train.size() + draw.rows.size())));
       spec.set.emplace_back("task.data.train_split", scalar(kIpetSplit));
       with_trainer(spec, cfg.pattern_trainer);
       StageResult stage = run_stage(parent, run_dir, spec, comm, trial);
@@ -311,7 +314,8 @@ RunOutcome run_pet(const config::Composed& composed, dist::Communicator& comm, c
   StageSpec final_spec;
   final_spec.method = cfg.final_method;
   final_spec.set.emplace_back(std::string("task.data.splits.") + kSoftSplit,
-                              split_node(fs::absolute(soft_file).string(), true));
+                              split_node(fs::absolute(soft_file).string(), true,
+                                         static_cast<int64_t>(unlabeled.size())));
   final_spec.set.emplace_back("task.data.train_split", scalar(kSoftSplit));
   set_leaves(final_spec, "task", cfg.final_task);
   with_trainer(final_spec, cfg.final_trainer);

@@ -132,6 +132,11 @@ TEST(PetPipeline, IpetGenerationTrainsOnTPlusEnsembleLabelledExamples) {
   const auto train = read_lines(run + "/stages/ipet1_pattern0/train.jsonl");
   EXPECT_GT(train.size(), 16u);   // T plus labelled examples of D ...
   EXPECT_LE(train.size(), 24u);   // ... at most 8 of them
+  // The iPET stage trained on all of its file, though task.data.limit=16 caps the task's other splits.
+  std::ifstream cfg(run + "/stages/ipet1_pattern0/config.yaml");
+  std::stringstream text;
+  text << cfg.rdbuf();
+  EXPECT_NE(text.str().find("limit: " + std::to_string(train.size())), std::string::npos) << text.str();
   const auto summary = read_json(run + "/summary.json");
   EXPECT_TRUE(summary.contains("pet/ipet1_pattern1/test/accuracy"));
   EXPECT_EQ(summary["pet/ipet_generations"], 1);
