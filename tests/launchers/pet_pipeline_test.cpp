@@ -142,6 +142,36 @@ TEST(PetPipeline, IpetGenerationTrainsOnTPlusEnsembleLabelledExamples) {
   EXPECT_EQ(summary["pet/ipet_generations"], 1);
 }
 
+// Prompt tuning per pattern on the frozen model, prior-accuracy weights, a linear head distilled at the end.
+TEST(PetPipeline, PriorAccuracyWeightsPromptTuningPatternsAndALinearHeadFinal) {
+  REQUIRE_SHARED();
+  TempDir dir;
+  const std::string run = dir.sub("run");
+  Result r = ptlab("train " + pet_args(run, "method.ensemble_weighting=prior_accuracy "
+                                            "'method.pattern_method={name: prompt_tuning, length: 4, init: sampled_vocab}' "
+                                            "'method.final_method={name: linear_head}' "
+                                            "'method.final_task={verbalizer_name: linear_head}'"),
+                   dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto summary = read_json(run + "/summary.json");
+  EXPECT_EQ(summary["method"], "linear_head");
+  EXPECT_EQ(read_json(run + "/stages/pattern0/summary.json")["method"], "prompt_tuning");
+  // w(p) = the zero-shot accuracy of pattern p on the 16 labeled rows (stage prior<p>).
+  std::vector<double> w;
+  for (const char* p : {"0", "1"}) {
+    const auto prior = read_json(run + "/stages/prior" + p + "/summary.json");
+    EXPECT_EQ(prior["method"], "zero_shot");
+    w.push_back(prior["final/eval/accuracy"].get<double>());
+    EXPECT_EQ(summary["pet/prior" + std::string(p) + "/train/accuracy"].get<double>(), w.back());
+  }
+  const auto d0 = io::load_safetensors(run + "/stages/pattern0/predictions/dev.safetensors");
+  const auto d1 = io::load_safetensors(run + "/stages/pattern1/predictions/dev.safetensors");
+  const at::Tensor s = (d0.at("scores") * w[0] + d1.at("scores") * w[1]) / (w[0] + w[1]);
+  const at::Tensor gold = d0.at("labels");
+  EXPECT_NEAR(summary["pet/ensemble/dev/accuracy"].get<double>(),
+              s.argmax(1).eq(gold).sum().item<double>() / gold.size(0), 1e-9);
+}
+
 TEST(PetPipeline, BadInputsAreOneLineErrors) {
   REQUIRE_SHARED();
   TempDir dir;
