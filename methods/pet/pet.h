@@ -32,8 +32,19 @@
 // counts follow T's class distribution (largest remainders) and, within a class l, with probability
 // proportional to the ensemble's confidence softmax(s_N(x))_l (without replacement); model j of generation g
 // (stage ipet<g>_pattern<j>) trains on T plus them, so |T_j^g| = growth^g * |T| (PET's d = 5, lambda = 0.25).
-// When a class has too few candidates, all of them are taken (and the set is smaller). Generation G's models
-// label D for the final stage as in step 2.
+// When a class has too few candidates, all of them are taken (and the set is smaller). The set is written to
+// stages/ipet<g>_pattern<j>/train.jsonl (T's rows, then the drawn rows with their hard labels). A model of a
+// later generation keeps its pattern's weight w(p). Generation G's models label D for the final stage as in 2.
+//
+// What lands where. soft_labels.jsonl: per row of D {text_a, text_b, idx, label: the argmax class as the data
+// file writes it, soft_labels: "q_0 q_1 ..." in class order} — the final stage reads it as split
+// pet_soft_labels (meta.soft_labels -> RenderedExample::soft_labels). pipeline.json: every stage with its
+// dev/test metrics, and a `label` entry with the ensemble's accuracy. The run's summary.json (the final
+// model's) gains pet/<stage>/<split>/<metric> for every earlier stage, pet/prior<i>/train/accuracy (the
+// weights), pet/ensemble/{dev,test}/accuracy, pet/patterns and pet/ipet_generations. The sweep index reads
+// only its best/eval, final/eval and test keys (the distilled model's); the pet/ keys are for reports.
+// Resuming: completed stages are reused (pipeline.h), the ensemble and soft labels are recomputed from the
+// stages' saved scores (deterministic), and a final stage that stopped before a checkpoint starts over.
 #pragma once
 
 #include "framework/config/compose.h"
