@@ -187,6 +187,20 @@ TEST(PetPipeline, BadInputsAreOneLineErrors) {
   expect_one_line_error(ptlab("train " + pet_args(run, "task.data.unlabeled_split=train", "trec"), dir),
                         "has no pattern-verbalizer pairs");
   EXPECT_FALSE(fs::exists(run + "/stages"));
+
+  // Label words of several tokens where the cloze scorer reads one position: on stories260K CB's Yes / No share
+  // their first token, and the first pattern stage stops with the verbalizer's error line (after the stage's
+  // log line), before anything trains.
+  const std::string cb = dir.sub("cb");
+  Result words = ptlab("train " + pet_args(cb, "task.data.unlabeled_split=unlabeled task.data.train_split=fewglue_train",
+                                           "cb"),
+                       dir);
+  EXPECT_EQ(words.code, 2);
+  EXPECT_NE(words.err.find("cb.yaml): label words 'Yes' (class entailment) and 'No' (class contradiction) are scored "
+                           "alike (first token"),
+            std::string::npos)
+      << words.err;
+  EXPECT_FALSE(fs::exists(cb + "/stages/pattern0/metrics.h5"));
 }
 
 }  // namespace
