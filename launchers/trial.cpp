@@ -243,6 +243,7 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     }
   }
   s.objective = std::make_unique<tasks::Objective>(*s.task, s.backbone->info(), s.method->head());
+  if (auto calibrate = s.method->score_calibration()) s.objective->set_calibration(std::move(calibrate));
   s.trainer = TrainerConfig::decode(config::Reader(root["trainer"], "trainer", composed.origins));
 
   config::Reader run(root["run"], "run", composed.origins);
@@ -530,7 +531,18 @@ RunOutcome run_evaluation(const config::Composed& composed, dist::Communicator& 
   std::string which = split;
   if (which.empty()) which = !task_config.data->test_split.empty() ? task_config.data->test_split : task_config.data->dev_split;
   PTLAB_CHECK(!which.empty(), "task {}: no test or dev split configured; name one with --split", task_config.name);
-  Setup s = build(composed, comm, {which});
+  std::vector<std::string> splits = {which};
+  {
+    // A method built from the train split even though nothing trains (ICL's demonstrations) gets it here too.
+    const YAML::Node method = composed.root["method"];
+    if (method && method.IsMap() && method["name"] && method["name"].IsScalar()) {
+      methods::register_builtin_methods();
+      const auto& registry = methods::method_registry();
+      if (registry.contains(method["name"].Scalar()) && registry.get(method["name"].Scalar()).needs_train_split)
+        splits.push_back(task_config.data->train_split);
+    }
+  }
+  Setup s = build(composed, comm, splits);
   if (!state_path.empty()) {
     std::string path = state_path;
     if (fs::is_directory(path) && fs::exists(fs::path(path) / "prompt.safetensors")) path += "/prompt.safetensors";

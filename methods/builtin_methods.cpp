@@ -5,6 +5,7 @@
 #include "methods/baselines/pretrain.h"
 #include "methods/baselines/zero_shot.h"
 #include "methods/cpt/cpt.h"
+#include "methods/icl/icl.h"
 #include "methods/method.h"
 #include "methods/p_tuning/p_tuning.h"
 #include "methods/mpt/mpt.h"
@@ -50,6 +51,13 @@ void register_builtin_methods() {
                  {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
                    return std::make_unique<MultitaskPromptTuning>(MptConfig::decode(reader), context);
                  }});
+    registry.add("icl",
+                 "in-context learning (Brown et al. 2020): k labelled demonstrations in front of every query, "
+                 "optional contextual calibration (Zhao et al. 2021); nothing trained",
+                 {[](config::Reader reader, const MethodContext& context) -> std::unique_ptr<Method> {
+                    return std::make_unique<InContextLearning>(IclConfig::decode(reader), context);
+                  },
+                  /*needs_train_split=*/true});
     registry.add("zero_shot", "prompt design: the frozen model and the verbalizer, nothing trained", {&ZeroShot::make});
     registry.add("full_finetune", "model tuning: every backbone weight trains", {&FullFinetune::make});
     registry.add("linear_head", "a trained Linear(d, C) head on the frozen backbone (linear probing)",

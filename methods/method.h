@@ -98,6 +98,12 @@ class Method : public torch::nn::Module {
     return {};
   }
 
+  /// Evaluation-time calibration of the class scores (ICL's contextual calibration): a function from the
+  /// objective's class scores [B, C] float32 to the scores that predictions and eval/loss use, or an empty
+  /// function (the default: the scores as they are). The trial hands it to Objective::set_calibration; the
+  /// training loss never sees it.
+  virtual std::function<at::Tensor(const at::Tensor&)> score_calibration() { return {}; }
+
   /// A classification head the method trains with its parameters (linear_head / P-Tuning v2), or
   /// nullptr: the objective then scores with the task's verbalizer.
   virtual tasks::LinearHeadImpl* head() { return nullptr; }
@@ -122,6 +128,9 @@ class Method : public torch::nn::Module {
 /// (The one-line description for `ptlab list methods` is the registry's.)
 struct MethodEntry {
   std::function<std::unique_ptr<Method>(config::Reader reader, const MethodContext& context)> make;
+  /// The method is built from the task's train split even when nothing trains (ICL's demonstrations):
+  /// `ptlab eval` then loads that split too, so that MethodContext::train is set.
+  bool needs_train_split = false;
 };
 
 /// The method registry; register_builtin_methods() fills it once.

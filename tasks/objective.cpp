@@ -196,7 +196,9 @@ at::Tensor soft_label_loss(const at::Tensor& scores, const at::Tensor& q) {
 
 at::Tensor Objective::predict(const models::BackboneOutput& output, const Batch& batch) const {
   PTLAB_ASSERT(classification_, "predict on task type {}", task_->type());
-  return class_scores(output, batch).argmax(1);
+  at::Tensor scores = class_scores(output, batch);
+  if (calibrate_) scores = calibrate_(scores.to(at::kFloat));
+  return scores.argmax(1);
 }
 
 std::pair<double, int64_t> Objective::score(const models::BackboneOutput& output, const Batch& batch,
@@ -220,6 +222,7 @@ std::pair<double, int64_t> Objective::score(const models::BackboneOutput& output
     return {nll, count};
   }
   auto scores = class_scores(output, batch).to(at::kFloat);  // [B, C]: the loss in fp32 whatever the backbone dtype
+  if (calibrate_) scores = calibrate_(scores);
   auto predicted = scores.argmax(1).to(at::kCPU);
   std::vector<int64_t> pred(predicted.data_ptr<int64_t>(), predicted.data_ptr<int64_t>() + predicted.numel());
   auto gold_t = batch.labels.to(at::kCPU).contiguous();

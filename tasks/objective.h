@@ -35,6 +35,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,10 @@ class Objective {
 
   bool is_classification() const { return classification_; }
 
+  /// Classification: a map applied to the class scores [B, C] float32 before predict() and score() use
+  /// them (a method's score calibration, Method::score_calibration); loss() ignores it. Empty: none.
+  void set_calibration(std::function<at::Tensor(const at::Tensor&)> calibrate) { calibrate_ = std::move(calibrate); }
+
   /// Class scores [B, C] float32 (verbalizer log-probs of the label words, or the linear head's logits);
   /// classification only. PET's ensemble reads them.
   at::Tensor class_scores(const models::BackboneOutput& output, const Batch& batch) const;
@@ -94,6 +99,7 @@ class Objective {
   LinearHeadImpl* head_;
   bool classification_ = false;
   bool tokens_ = false;  ///< token_classification
+  std::function<at::Tensor(const at::Tensor&)> calibrate_;  ///< set_calibration(); empty: none
 };
 
 }  // namespace ptlab::tasks

@@ -61,6 +61,24 @@ test_split: null
   EXPECT_EQ(c.test_split, "");
 }
 
+TEST(DatasetConfig, TrainAndUnlabeledSplitsNameSplits) {
+  const DatasetConfig plain = config_from_yaml("splits: {train: {path: t.tsv}}\nfields: {text_a: s}\n");
+  EXPECT_EQ(plain.train_split, "train");
+  EXPECT_EQ(plain.unlabeled_split, "");
+  const DatasetConfig c = config_from_yaml(R"(
+splits: {train: {path: t.tsv}, few: {path: f.tsv}, pool: {path: p.tsv}, dev: {path: d.tsv}}
+fields: {text_a: s}
+train_split: few
+unlabeled_split: pool
+)");
+  EXPECT_EQ(c.train_split, "few");
+  EXPECT_EQ(c.unlabeled_split, "pool");
+  auto err = [](const std::string& yaml) { return error_of([&] { config_from_yaml(yaml); }); };
+  const std::string base = "splits: {train: {path: t.tsv}, few: {path: f.tsv}}\nfields: {text_a: s}\n";
+  EXPECT_CONTAINS(err(base + "train_split: fwe\n"), "data.train_split: no split 'fwe' (from test.yaml); splits: train, few");
+  EXPECT_CONTAINS(err(base + "unlabeled_split: pol\n"), "data.unlabeled_split: no split 'pol'");
+}
+
 TEST(DatasetConfig, ErrorsNameTheKeyAndOrigin) {
   auto err = [](const std::string& yaml) { return error_of([&] { config_from_yaml(yaml); }); };
   const std::string base = "splits: {train: {path: t.tsv}}\nfields: {text_a: s}\n";

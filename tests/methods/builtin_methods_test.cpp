@@ -17,7 +17,7 @@ using ::testing::HasSubstr;
 TEST(BuiltinMethods, RegistersEachMethodOnce) {
   register_builtin_methods();
   register_builtin_methods();  // a second call adds nothing and does not throw on duplicates
-  EXPECT_THAT(method_registry().names(), ElementsAre("cpt", "full_finetune", "linear_head", "mpt", "p_tuning",
+  EXPECT_THAT(method_registry().names(), ElementsAre("cpt", "full_finetune", "icl", "linear_head", "mpt", "p_tuning",
                                                      "p_tuning_v2", "prefix_tuning", "pretrain", "prompt_tuning",
                                                      "zero_shot"));
   EXPECT_EQ(method_registry().kind(), "method");
@@ -37,6 +37,14 @@ TEST(BuiltinMethods, EveryMethodConfigBuilds) {
   testing::Fixture head = testing::fixture(
       "gpt2",
       "{type: classification, template: '{text_a}', verbalizer: {mode: linear_head, pooling: last, labels: [a, b]}}");
+  // icl draws its demonstrations (4 per class by default) from a labelled train split.
+  testing::Fixture labelled = testing::fixture("gpt2", testing::kSentimentTask);
+  std::vector<data::Example> train(8);
+  for (std::size_t i = 0; i < train.size(); ++i) {
+    train[i].text_a = "review " + std::to_string(i);
+    train[i].label_name = train[i].label = i % 2 ? "negative" : "positive";
+  }
+  labelled.context->train = &train;
   for (const std::string& name : method_registry().names()) {
     SCOPED_TRACE(name);
     std::vector<std::string> overrides = {"method=" + name};
@@ -45,7 +53,7 @@ TEST(BuiltinMethods, EveryMethodConfigBuilds) {
         config::compose(config::ComposeOptions{std::string(PTLAB_SOURCE_DIR) + "/configs"}, overrides);
     EXPECT_EQ(composed.root["method"]["name"].as<std::string>(), name);
     const bool takes_head = name == "linear_head" || name == "p_tuning_v2";
-    const MethodContext& context = takes_head ? *head.context : *lm.context;
+    const MethodContext& context = takes_head ? *head.context : name == "icl" ? *labelled.context : *lm.context;
     auto method = make_method(config::Reader(composed.root["method"], "method", composed.origins), context);
     EXPECT_EQ(method->name(), name);
     if (name == "prompt_tuning") {

@@ -30,7 +30,7 @@ TEST(MakeMethod, Errors) {
   EXPECT_THAT(unknown, HasSubstr("method.name: unknown method 'prompt_tunning' (did you mean prompt_tuning"));
   EXPECT_THAT(
       unknown,
-      HasSubstr("known: cpt, full_finetune, linear_head, mpt, p_tuning, p_tuning_v2, prefix_tuning, pretrain, "
+      HasSubstr("known: cpt, full_finetune, icl, linear_head, mpt, p_tuning, p_tuning_v2, prefix_tuning, pretrain, "
                 "prompt_tuning, zero_shot"));
   EXPECT_THAT(error_of([&] { testing::make_method_from("{length: 3}", *f.context); }),
               HasSubstr("missing required key 'method.name'"));
