@@ -24,6 +24,7 @@ void register_builtin_pipelines() {
   std::call_once(once, [] {
     // One line per pipeline method (its registration function lives beside its stages).
     register_ppt_pipeline();
+    register_pet_pipeline();
   });
 }
 
@@ -68,15 +69,20 @@ RunOutcome outcome_from_summary(const std::string& dir, const nlohmann::json& su
   return outcome;
 }
 
-void remove_stage_outputs(const fs::path& dir) {
+}  // namespace
+
+void remove_stage_outputs(const std::string& dir_name) {
+  const fs::path dir(dir_name);
   std::error_code ec;
   for (const char* name : {"metrics.h5", ".metrics.h5.tmp", "metrics.jsonl", "summary.json", "prompt.safetensors",
                            "config.yaml", "overrides.yaml"})
     fs::remove(dir / name, ec);
-  for (const char* name : {"adapter", "model"}) fs::remove_all(dir / name, ec);
+  for (const char* name : {"adapter", "model", "predictions"}) fs::remove_all(dir / name, ec);
 }
 
-}  // namespace
+RunOutcome outcome_from_run_dir(const std::string& dir) {
+  return outcome_from_summary(dir, io::read_json_file(dir + "/summary.json"));
+}
 
 bool is_pipeline(const config::Composed& composed) {
   register_builtin_pipelines();

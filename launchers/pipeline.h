@@ -80,6 +80,16 @@ StageResult run_stage(const config::Composed& parent, const std::string& run_dir
 /// Records the stage's status and result in run_dir/pipeline.json (rank 0; rewritten atomically).
 void record_stage(const std::string& run_dir, const std::string& pipeline, const StageResult& stage);
 
+/// The outcome recorded in `dir`/summary.json (as a reused stage's; see run_stage).
+RunOutcome outcome_from_run_dir(const std::string& dir);
+
+/// Removes what a trial writes to `dir` (logs, summary, config, state; not stages/ nor other files), so that
+/// a stage interrupted before its first checkpoint can start over there.
+void remove_stage_outputs(const std::string& dir);
+
+/// PET / iPET (launchers/pet_pipeline.cpp, methods/pet/pet.h).
+void register_pet_pipeline();
+
 /// Sets `key_path` ("a.b.c") of `root` to `value` (null: removes it), creating mappings on the way.
 void set_key_path(YAML::Node root, const std::string& key_path, const YAML::Node& value);
 

@@ -135,6 +135,7 @@ struct Setup {
   std::string run_dir;
   std::string identity;
   double flush_seconds = 5.0;
+  std::vector<std::string> predict_splits;  ///< run.predict_splits: splits whose class scores are saved
 };
 
 std::string choice(const config::Composed& composed, const std::string& group, const std::string& fallback) {
@@ -199,6 +200,8 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
     if (!split.empty() && std::find(wanted.begin(), wanted.end(), split) == wanted.end()) wanted.push_back(split);
   };
   for (const auto& split : splits) want(split);
+  if (const YAML::Node run = root["run"]; run && run.IsMap() && run["predict_splits"] && run["predict_splits"].IsSequence())
+    for (const auto& split : run["predict_splits"]) want(split.as<std::string>());
   // A token task's tag set sizes the method's head, so it is known before the method is built, and it is the
   // same for training and `ptlab eval`: the sorted union of the train, dev and test splits' tags.
   const bool learns_tags = s.task->type() == "token_classification";
@@ -246,6 +249,10 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   config::Reader run(root["run"], "run", composed.origins);
   std::string dir = run.get<std::optional<std::string>>("dir", std::nullopt).value_or("");
   s.flush_seconds = run.get<double>("flush_seconds", s.flush_seconds);
+  s.predict_splits = run.get<std::vector<std::string>>("predict_splits", {});
+  PTLAB_CHECK(s.predict_splits.empty() || s.objective->is_classification(),
+              "run.predict_splits: class scores exist for classification tasks only; task {} is {}", s.task_config.name,
+              s.task_config.type);
   PTLAB_CHECK(s.flush_seconds >= 0 && std::isfinite(s.flush_seconds),
               "run.flush_seconds: must be 0 (flush every row) or more seconds, got {}", s.flush_seconds);
   run.finish();
@@ -468,6 +475,20 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
       outcome.splits["test"] = trainer.evaluate(test);
       add_values(summary, "test/", outcome.splits["test"]);
       sink("test", outcome.result.steps, unix_seconds(), outcome.splits["test"]);
+    }
+    if (rank0 && !s.predict_splits.empty()) {
+      // run.predict_splits (PET's ensemble): each split's class scores with the final (best) state, and the
+      // examples' class indices (-1 unlabeled), as predictions/<split>.safetensors {scores [N, C], labels [N]}.
+      fs::create_directories(s.run_dir + "/predictions");
+      for (const auto& split : s.predict_splits) {
+        const auto& rows = s.dataset->split(split);
+        std::vector<int64_t> labels;
+        for (const auto& row : rows)
+          labels.push_back(row.has_label() && s.task->verbalizer() ? s.task->verbalizer()->class_index(row.label_name) : -1);
+        io::save_safetensors(s.run_dir + "/predictions/" + split + ".safetensors",
+                             {{"scores", trainer.class_scores(rows)}, {"labels", at::tensor(labels, at::kLong)}},
+                             {{"format", "pt"}, {"split", split}});
+      }
     }
     if (rank0) {
       auto state = s.method->export_state();

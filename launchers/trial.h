@@ -16,6 +16,9 @@
 //   adapter/                        a PEFT adapter where PEFT has the method (prompt tuning)
 //   model/                          the backbone, when the method trains it (full_finetune, pretrain)
 //   checkpoint.safetensors          resumable training state (trainer.resume=true)
+//   predictions/<split>.safetensors with run.predict_splits: [split, ...] (classification): each split's class
+//                                   scores [N, C] with the final (best) state and its class indices [N] (-1:
+//                                   unlabeled) — what PET's ensemble reads from its pattern stages
 #pragma once
 
 #include "framework/config/compose.h"

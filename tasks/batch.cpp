@@ -77,6 +77,19 @@ Batch collate(const std::vector<RenderedExample>& examples, const CollateOptions
   batch.lengths = at::tensor(lengths, at::kLong);
   if (examples[0].task_id >= 0) batch.task_ids = at::tensor(task_ids, at::kLong);  // [B]
   batch.example_ids = example_ids;
+  if (!examples[0].soft_labels.empty()) {
+    // Soft targets: all rows or none, each with the same number of classes.
+    const auto classes = static_cast<int64_t>(examples[0].soft_labels.size());
+    std::vector<float> soft;
+    soft.reserve(rows * classes);
+    for (int64_t r = 0; r < rows; ++r) {
+      PTLAB_CHECK(static_cast<int64_t>(examples[r].soft_labels.size()) == classes,
+                  "batch row {} has {} soft labels but row 0 has {}; every row of a soft-label batch needs one per "
+                  "class", r, examples[r].soft_labels.size(), classes);
+      soft.insert(soft.end(), examples[r].soft_labels.begin(), examples[r].soft_labels.end());
+    }
+    batch.soft_labels = at::tensor(soft, at::kFloat).reshape({rows, classes});
+  }
 
   if (any_targets) {
     // Decoder: input [start] + target[:-1], labels target (+ eos), right-padded.

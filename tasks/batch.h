@@ -40,6 +40,8 @@ struct Batch {
   /// [B] int64: each row's task id (mixed-task batches: each example gets its own task's prompt);
   /// undefined when the examples carry none (RenderedExample::task_id -1).
   at::Tensor task_ids;
+  /// [B, C] float32 soft targets (RenderedExample::soft_labels); undefined unless every row has them.
+  at::Tensor soft_labels;
   std::vector<int64_t> example_ids;   ///< caller's index of each row's example (for predictions)
   int64_t num_tokens = 0;             ///< real tokens in the batch (throughput counts these)
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <sstream>
 #include <set>
 
 namespace ptlab::tasks {
@@ -97,6 +98,14 @@ ClassificationTask::ClassificationTask(TaskConfig config, const text::Tokenizer&
 
 RenderedExample ClassificationTask::encode(const data::Example& example, Purpose) const {
   RenderedExample r = render(template_, example);
+  if (auto soft = example.meta.find("soft_labels"); soft != example.meta.end()) {
+    // Soft targets (PET's distillation): one probability per class, space-separated, class-index order.
+    std::istringstream in(soft->second);
+    for (float p; in >> p;) r.soft_labels.push_back(p);
+    PTLAB_CHECK(in.eof() && static_cast<int64_t>(r.soft_labels.size()) == num_classes(),
+                "{}: example {} has soft_labels '{}'; expected {} numbers (one per class: {}) separated by spaces",
+                where(), describe_example(example), soft->second, num_classes(), join_names(class_names()));
+  }
   if (example.has_label()) {
     r.label = verbalizer_->class_index(example.label_name);
     PTLAB_CHECK(r.label >= 0, "{}: example {} has label '{}', which is not a class of the verbalizer{}; classes: {}",

@@ -171,12 +171,27 @@ at::Tensor Objective::loss(const models::BackboneOutput& output, const Batch& ba
     return causal_lm_loss(output.logits, batch.token_labels);
   }
   auto scores = class_scores(output, batch).to(at::kFloat);  // [B, C]: the loss in fp32 whatever the backbone dtype
+  if (batch.soft_labels.defined()) {
+    PTLAB_CHECK(batch.soft_labels.size(1) == scores.size(1),
+                "task {}: soft labels with {} classes for a task of {} classes", task_->name(),
+                batch.soft_labels.size(1), scores.size(1));
+    return soft_label_loss(scores, batch.soft_labels.to(scores.device()));
+  }
   auto labels = batch.labels.to(scores.device());
   PTLAB_CHECK(labels.ge(0).all().item<bool>(),
               "task {}: a training example without a label (class -1); training "
               "needs labeled examples",
               task_->name());
   return at::cross_entropy_loss(scores, labels, {}, at::Reduction::Mean, kIgnoreIndex);
+}
+
+at::Tensor soft_label_loss(const at::Tensor& scores, const at::Tensor& q) {
+  PTLAB_ASSERT(scores.dim() == 2 && q.dim() == 2 && q.size(0) == scores.size(0) && q.size(1) == scores.size(1),
+               "soft_label_loss: scores and q differ in shape");
+  auto log_p = at::log_softmax(scores.to(at::kFloat), 1);
+  // 0 * log p(-inf) is taken as 0: a class masked out (task_classes) with q = 0 adds nothing.
+  auto terms = at::where(q > 0, q.to(at::kFloat) * log_p, at::zeros_like(log_p));
+  return -terms.sum(1).mean();
 }
 
 at::Tensor Objective::predict(const models::BackboneOutput& output, const Batch& batch) const {

@@ -13,6 +13,8 @@
 //    next_token) log-probs over the label words at the read position, or the linear head's logits.
 //    Encoder-decoder models (verbalizer `generate`) read the first decoder position, given the decoder
 //    start token, over the label words' first tokens.
+//    A batch with soft targets (Batch::soft_labels, PET's distillation) uses soft_label_loss instead:
+//    mean over rows of -sum_c q_c log softmax(scores)_c.
 //  - token_classification: the method's head (linear_head, P-Tuning v2) on every position's last hidden
 //    state, [B, T, d] -> [B, T, C] tag scores, and cross-entropy over the positions whose token_labels are
 //    not -100 (each word's first sub-token: Hugging Face's *ForTokenClassification loss). Predictions are
@@ -45,6 +47,9 @@ at::Tensor causal_lm_loss(const at::Tensor& logits, const at::Tensor& labels);
 /// The same without the shift (seq2seq decoders, masked LM, token classification): logits [B, T, V]
 /// against labels [B, T].
 at::Tensor token_loss(const at::Tensor& logits, const at::Tensor& labels);
+/// The soft-label loss (distillation, PET): mean over rows of -sum_c q[b, c] * log_softmax(scores[b])_c, scores
+/// [B, C] (float32), q [B, C] rows of probabilities. Classes scored -inf (task_classes) must have q = 0.
+at::Tensor soft_label_loss(const at::Tensor& scores, const at::Tensor& q);
 /// Summed next-token NLL (nats) and the number of counted tokens, for perplexity.
 std::pair<double, int64_t> causal_lm_nll(const at::Tensor& logits, const at::Tensor& labels);
 

@@ -82,6 +82,51 @@ TaskConfig TaskConfig::decode(config::Reader reader, const config::Origins& orig
     c.verbalizer = it->second;
   }
 
+  if (reader.has("pvps")) {
+    // PET's pattern-verbalizer pairs: names of templates and verbalizers defined above.
+    using Item = std::map<std::string, std::optional<std::string>>;
+    const auto items = reader.get<std::vector<Item>>("pvps", {});
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string path = reader.key_path("pvps") + "[" + std::to_string(i) + "]";
+      const std::string from = origins.from(reader.key_path("pvps"));
+      const std::string where = path + from;
+      auto at_key = [&](const char* key) { return path + "." + key + from; };
+      PatternVerbalizerPair pvp;
+      for (const auto& [key, value] : items[i]) {
+        if (key == "template") pvp.template_name = value.value_or("");
+        else if (key == "verbalizer") pvp.verbalizer_name = value.value_or("");
+        else PTLAB_FAIL("{}: unknown key '{}'; a pattern-verbalizer pair has template and verbalizer", where, key);
+      }
+      PTLAB_CHECK(items[i].count("template"), "{}: no template; name one of task.templates (null: the `template` key)",
+                  where);
+      pvp.where = where;
+      std::string text;
+      if (pvp.template_name.empty()) {
+        PTLAB_CHECK(main.has_value(), "{}: null names the `template` key, which this task does not set", at_key("template"));
+        text = *main;
+      } else {
+        auto it = c.templates.find(pvp.template_name);
+        if (it == c.templates.end()) {
+          const auto known = keys_of(c.templates);
+          PTLAB_FAIL("{}: no template named '{}'{}; task.templates has: {}", at_key("template"), pvp.template_name,
+                     did_you_mean(pvp.template_name, known), known.empty() ? "nothing" : join_names(known));
+        }
+        text = it->second;
+      }
+      PTLAB_CHECK(text.find("{mask}") != std::string::npos,
+                  "{}: pattern '{}' has no {{mask}} slot; a PET pattern is a cloze question with one {{mask}} "
+                  "where the verbalizer's word goes", at_key("template"), text);
+      if (!pvp.verbalizer_name.empty() && !c.verbalizers.count(pvp.verbalizer_name)) {
+        std::vector<std::string> known;
+        for (const auto& [k, v] : c.verbalizers) known.push_back(k);
+        PTLAB_FAIL("{}: no verbalizer named '{}'{}; task.verbalizers has: {}", at_key("verbalizer"), pvp.verbalizer_name,
+                   did_you_mean(pvp.verbalizer_name, known), known.empty() ? "nothing" : join_names(known));
+      }
+      PTLAB_CHECK(!pvp.verbalizer_name.empty() || c.verbalizer.has_value(),
+                  "{}: null names the `verbalizer` key, which this task does not set", at_key("verbalizer"));
+      c.pvps.push_back(std::move(pvp));
+    }
+  }
   if (reader.has("metric")) {
     c.metrics = string_or_list(reader, "metric", "a metric name");
     for (const std::string& metric : c.metrics) make_metric(metric, 1, {}, at("metric"));  // unknown -> Error

@@ -11,6 +11,9 @@
 //     verbalizer: {mode: auto, label_words: {negative: [terrible], positive: [great]}}   (verbalizer.h)
 //     verbalizers: {linear: {mode: linear_head}}                                         # alternatives
 //     verbalizer_name: null
+//     pvps:                                 # PET's pattern-verbalizer pairs (methods/pet/pet.h): each a
+//       - {template: pet0, verbalizer: null}  #   template name in `templates` ("" or null: `template`) and a
+//                                           #   verbalizer name in `verbalizers` (null: `verbalizer`)
 //     metric: [accuracy]                    # metrics.h; the type's default when absent
 //     task_names: [sentiment, topic]        # mixed-task data: the tasks in id order, each example's from
 //                                           #   its meta.task (methods with num_tasks > 1 prompt per task)
@@ -47,6 +50,14 @@
 
 namespace ptlab::tasks {
 
+/// One pattern-verbalizer pair (PET): the names of a template (in `templates`; "" = the `template` key)
+/// and a verbalizer (in `verbalizers`; "" = the `verbalizer` key).
+struct PatternVerbalizerPair {
+  std::string template_name;
+  std::string verbalizer_name;
+  std::string where;  ///< its key path and file ("task.pvps[1] (configs/task/cb.yaml)")
+};
+
 struct TaskConfig {
   std::string name;  ///< the task's name (the config group option, "sst2"), for messages and logs
   std::string type = "classification";
@@ -61,6 +72,10 @@ struct TaskConfig {
   std::optional<VerbalizerConfig> verbalizer;  ///< the chosen verbalizer (verbalizer_name applied)
   std::map<std::string, VerbalizerConfig> verbalizers;
   std::string verbalizer_name;
+
+  /// PET's pattern-verbalizer pairs, in order (`pvps:`). Each names a known template with a {mask} slot
+  /// and a known verbalizer (else an Error with its key path). Empty: the task has none.
+  std::vector<PatternVerbalizerPair> pvps;
 
   std::vector<std::string> metrics;  ///< empty: the type's default
   /// Mixed-task data: the task names in id order. Each example's task is its meta "task" (map the column

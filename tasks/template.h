@@ -79,6 +79,9 @@ struct RenderedExample {
   /// Mixed-task batches: the index of the example's task in the task's `task_names` (the prompt it gets
   /// from a method with per-task prompts); -1 when the task has no task ids.
   int64_t task_id = -1;
+  /// Soft targets (distillation, PET): a probability per class in class-index order, from the example's meta
+  /// "soft_labels" (space-separated numbers); empty when it has none. Training then uses the soft-label loss.
+  std::vector<float> soft_labels;
 
   /// All soft positions, flattened in template order.
   std::vector<int64_t> all_soft_positions() const;

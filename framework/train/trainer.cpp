@@ -192,6 +192,30 @@ std::map<std::string, double> Trainer::evaluate(const std::vector<data::Example>
   return values;
 }
 
+at::Tensor Trainer::class_scores(const std::vector<data::Example>& examples) {
+  PTLAB_CHECK(parts_.objective.is_classification(), "class scores of task type {}: only classification tasks have them",
+              parts_.task.type());
+  c10::AutoGradMode no_grad(false);
+  const bool was_training = parts_.backbone.is_training();
+  parts_.backbone.eval();
+  parts_.method.eval();
+  std::vector<at::Tensor> chunks;
+  for (std::size_t begin = 0; begin < examples.size(); begin += config_.eval_batch_size) {
+    const std::size_t end = std::min(examples.size(), begin + static_cast<std::size_t>(config_.eval_batch_size));
+    std::vector<data::Example> chunk(examples.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     examples.begin() + static_cast<std::ptrdiff_t>(end));
+    tasks::Batch batch = encode(chunk, tasks::Purpose::kEval);
+    models::BackboneInput input = parts_.method.prompt(batch);
+    parts_.objective.request(batch, input);
+    auto output = parts_.backbone.forward(input);
+    chunks.push_back(parts_.objective.class_scores(output, batch).to(at::kCPU).to(at::kFloat));
+  }
+  if (was_training) parts_.backbone.train();
+  parts_.method.train();
+  const int64_t classes = parts_.task.num_classes();
+  return chunks.empty() ? at::zeros({0, classes}, at::kFloat) : at::cat(chunks, 0);
+}
+
 void Trainer::emit(const std::string& split, int64_t step, const std::map<std::string, double>& values) {
   if (parts_.comm.rank() == 0 && sink_) sink_(split, step, unix_seconds(), values);
 }

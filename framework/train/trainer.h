@@ -114,6 +114,10 @@ class Trainer {
   /// Evaluates `examples` (sharded over ranks, merged): the task's metrics plus "loss".
   std::map<std::string, double> evaluate(const std::vector<data::Example>& examples, int64_t limit = 0);
 
+  /// The class scores [N, C] (float32, CPU) of every example of a classification task with the method's
+  /// current state (Objective::class_scores; PET's ensemble reads them). Every rank computes all rows.
+  at::Tensor class_scores(const std::vector<data::Example>& examples);
+
   /// The name of the metric that selects the best state.
   const std::string& selection_metric() const { return metric_; }
 

@@ -183,3 +183,50 @@ TEST(TokenClassificationObjective, NeedsAHeadOfTheTagSetsSize) {
 
 }  // namespace
 }  // namespace ptlab::tasks
+
+namespace ptlab::tasks {
+namespace {
+
+// Soft targets (PET's distillation): an example's meta soft_labels become RenderedExample::soft_labels, and a
+// batch with them is trained with -sum_c q_c log softmax(scores)_c, its labels ignored. By hand, with the scores
+// z = [[0, ln 3], [0, 0]] (identity head on the pooled states) and q = [[0.3775407, 0.6224593], [0.5621765,
+// 0.4378235]]: log softmax(z) = [[ln 1/4, ln 3/4], [ln 1/2, ln 1/2]]; row 0: 0.3775407 * 1.3862944 + 0.6224593 *
+// 0.2876821 = 0.7024529; row 1: ln 2 = 0.6931472; the mean 0.6978000.
+TEST(ClassificationObjective, SoftLabelsTrainWithTheSoftLabelLoss) {
+  PTLAB_SHARED_TOKENIZER(bert, testing::kBert);
+  static config::Origins origins;
+  YAML::Node node = YAML::Load(
+      "{type: classification, template: '{cls} {text_a} {sep}', verbalizer: {mode: linear_head, pooling: pooler, "
+      "label_words: {x: a, y: b}}}");
+  origins.set_subtree("task", node, "configs/task/test.yaml");
+  auto task =
+      make_task(TaskConfig::decode(config::Reader(node, "task", origins), origins, "test"), bert, encoder_only());
+  data::Example example;
+  example.text_a = "a b";
+  example.meta["soft_labels"] = "0.25 0.75";
+  const RenderedExample rendered = task->encode(example, Purpose::kTrain);
+  EXPECT_EQ(rendered.soft_labels, (std::vector<float>{0.25f, 0.75f}));
+  EXPECT_EQ(rendered.label, -1);
+  example.meta["soft_labels"] = "0.25";
+  EXPECT_THAT(error_of([&] { task->encode(example, Purpose::kTrain); }),
+              HasSubstr("has soft_labels '0.25'; expected 2 numbers (one per class: x, y)"));
+
+  LinearHead head(2, 2, /*dropout=*/0.0);
+  {
+    at::NoGradGuard no_grad;
+    head->weight().copy_(at::eye(2));
+    head->bias().zero_();
+  }
+  const Objective objective(*task, encoder_only(), head.get());
+  Batch batch;
+  batch.labels = at::tensor({-1, -1}, at::kLong);
+  batch.soft_labels = at::tensor({0.3775407f, 0.6224593f, 0.5621765f, 0.4378235f}, at::kFloat).view({2, 2});
+  models::BackboneOutput output;
+  output.pooled = at::tensor({0.0f, static_cast<float>(std::log(3.0)), 0.0f, 0.0f}, at::kFloat).view({2, 2});
+  EXPECT_NEAR(objective.loss(output, batch).item<double>(), 0.6978000, 1e-6);
+  batch.soft_labels = at::Tensor();  // without them, unlabeled rows cannot train
+  EXPECT_THAT(error_of([&] { objective.loss(output, batch); }), HasSubstr("without a label"));
+}
+
+}  // namespace
+}  // namespace ptlab::tasks
