@@ -59,7 +59,9 @@ VerbalizerConfig VerbalizerConfig::decode(config::Reader reader, const std::stri
   c.where = where;
   c.mode = choose(reader.get<std::string>("mode", "auto"), kModes, reader.key_path("mode"));
   c.reduction = choose<TokenReduction>(reader.get<std::string>("reduction", "first_token"),
-                                       {{"first_token", TokenReduction::kFirstToken}, {"mean", TokenReduction::kMean}},
+                                       {{"first_token", TokenReduction::kFirstToken},
+                                        {"mean", TokenReduction::kMean},
+                                        {"single", TokenReduction::kSingle}},
                                        reader.key_path("reduction"));
   c.aggregation = choose<WordAggregation>(
       reader.get<std::string>("aggregation", "mean"),
@@ -174,8 +176,20 @@ Verbalizer::Verbalizer(VerbalizerConfig config, const text::Tokenizer& tokenizer
 
   if (config_.mode != ScoringMode::kMlm && config_.mode != ScoringMode::kNextToken) return;
 
+  // reduction single: the scorer reads one token per word (PET's verbalizers), so a word the tokenizer splits
+  // is refused rather than silently scored by its first piece.
+  if (config_.reduction == TokenReduction::kSingle) {
+    for (std::size_t c = 0; c < word_tokens_.size(); ++c)
+      for (std::size_t w = 0; w < word_tokens_[c].size(); ++w) {
+        const auto& ids = word_tokens_[c][w];
+        PTLAB_CHECK(ids.size() == 1,
+                    "{}: label word '{}' of class '{}' is {} tokens [{}] with the tokenizer from {}; reduction single "
+                    "scores exactly one token per word — choose a one-token word, or reduction: first_token | mean",
+                    where, config_.label_words[c].second[w], classes_[c], ids.size(), join_ids(ids), tokenizer.source());
+      }
+  }
   // Words of different classes must be distinguishable by what is scored.
-  const bool first = config_.reduction == TokenReduction::kFirstToken;
+  const bool first = config_.reduction != TokenReduction::kMean;
   std::map<std::vector<int64_t>, std::size_t> owner;  // scored key -> flat word
   std::vector<std::string> flat_names;
   for (const auto& [name, words] : config_.label_words)
@@ -191,7 +205,8 @@ Verbalizer::Verbalizer(VerbalizerConfig config, const text::Tokenizer& tokenizer
           where, flat_names[it->second], classes_[static_cast<std::size_t>(word_class_[it->second])], flat_names[w],
           classes_[static_cast<std::size_t>(word_class_[w])], first ? "first token" : "tokens", join_ids(key),
           unknown ? ": the unknown token — the tokenizer from " + tokenizer.source() + " does not know them" : "",
-          first ? "first_token" : "mean", first ? " or reduction: mean" : "");
+          config_.reduction == TokenReduction::kSingle ? "single" : first ? "first_token" : "mean",
+          first ? " or reduction: mean" : "");
     }
   }
 

@@ -6,6 +6,7 @@
 //       negative: [terrible]    #   unless the dataset lists its labels, see reorder())
 //       positive: [great, good]
 //     reduction: first_token    # several sub-tokens at one position: first_token | mean
+//                               #   | single (every word must be one token: PET's and LM-BFF's rule)
 //     aggregation: mean         # several words per class: mean | max | logsumexp
 //     length_normalize: false   # rank: mean instead of sum of the label's token log-probs
 //     pooling: mask             # linear_head: mask | cls | last | pooler (mask on a causal LM: the state
@@ -54,7 +55,7 @@ struct LogitsRequest;
 namespace ptlab::tasks {
 
 enum class ScoringMode { kAuto, kMlm, kNextToken, kRank, kGenerate, kLinearHead };
-enum class TokenReduction { kFirstToken, kMean };
+enum class TokenReduction { kFirstToken, kMean, kSingle };
 enum class WordAggregation { kMean, kMax, kLogSumExp };
 enum class HeadPooling { kMask, kCls, kLast, kPooler };
 

@@ -187,6 +187,27 @@ TEST(Verbalizer, WordsScoredAlikeAreAnError) {
   EXPECT_NO_THROW(Verbalizer(c, bert, Spacing::kSpace));
 }
 
+// reduction single (PET's rule): a word of several tokens is refused with one line naming it and its tokens; one-token
+// words score exactly as first_token does.
+TEST(Verbalizer, SingleReductionRefusesMultiTokenWords) {
+  PTLAB_SHARED_TOKENIZER(bert, testing::kBert);
+  VerbalizerConfig c = decode("{mode: mlm, reduction: single, label_words: {pos: [great], neg: [unwatchable]}}");
+  EXPECT_EQ(c.reduction, TokenReduction::kSingle);
+  const std::vector<int64_t> pieces = ids(bert, "unwatchable");
+  ASSERT_GT(pieces.size(), 1u) << "the fixture needs a word BERT splits";
+  const std::string msg = error_of([&] { Verbalizer(c, bert, Spacing::kSpace); });
+  EXPECT_THAT(msg, HasSubstr("label word 'unwatchable' of class 'neg' is " + std::to_string(pieces.size()) + " tokens"));
+  EXPECT_THAT(msg, HasSubstr("reduction single scores exactly one token per word"));
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 0) << msg;
+  VerbalizerConfig ok = decode("{mode: mlm, reduction: single, label_words: {pos: [great], neg: [terrible]}}");
+  Verbalizer single(ok, bert, Spacing::kSpace);
+  ok.reduction = TokenReduction::kFirstToken;
+  Verbalizer first(ok, bert, Spacing::kSpace);
+  EXPECT_TRUE(at::equal(single.vocab_rows(), first.vocab_rows()));
+  const at::Tensor logits = at::tensor({0.5f, -0.25f}).unsqueeze(0);
+  EXPECT_TRUE(at::allclose(single.class_scores(logits), first.class_scores(logits)));
+}
+
 TEST(Verbalizer, Gpt2WordsTakeTheTemplateSpacingAndNextTokenPosition) {
   PTLAB_SHARED_TOKENIZER(gpt2, testing::kGpt2);
   Template t = Template::parse("{text_a} It was {mask}.");
