@@ -7,6 +7,7 @@
 #include "framework/core/error.h"
 #include "tasks/batch.h"
 #include "tasks/task.h"
+#include "tests/methods/methods_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,15 +20,7 @@ namespace ptlab::methods::pet {
 namespace {
 using ::testing::HasSubstr;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 at::Tensor table(std::vector<float> values, int64_t rows, int64_t cols) {
   return at::tensor(values, at::kFloat).reshape({rows, cols});
