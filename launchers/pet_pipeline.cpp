@@ -341,6 +341,10 @@ RunOutcome run_pet(const config::Composed& composed, dist::Communicator& comm, c
       summary["pet/ipet_generations"] = cfg.ipet.generations;
       io::write_summary_json(run_dir + "/summary.json", summary);
     }
+    nlohmann::json extra = keys;
+    extra["pet/patterns"] = static_cast<int64_t>(selected.size());
+    extra["pet/ipet_generations"] = cfg.ipet.generations;
+    if (!final_stage.reused) link_stages(run_dir, extra);
   }
   comm.barrier();
   RunOutcome outcome = final_stage.outcome;

@@ -3,10 +3,13 @@
 #include "framework/config/yaml_value.h"
 #include "framework/core/error.h"
 #include "framework/core/log.h"
+#include "framework/io/hdf5_check.h"
 #include "framework/io/jsonl_log.h"
 #include "launchers/ppt_pipeline.h"
 
 #include <nlohmann/json.hpp>
+
+#include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
@@ -194,6 +197,49 @@ void record_stage(const std::string& run_dir, const std::string& pipeline, const
   }
   if (!replaced) stages.push_back(entry);
   io::write_summary_json(path, record);
+}
+
+void link_stages(const std::string& run_dir, const nlohmann::json& summary) {
+  const fs::path h5_path = fs::path(run_dir) / "metrics.h5";
+  if (!fs::exists(h5_path)) return;
+  const nlohmann::json record = io::read_json_file((fs::path(run_dir) / "pipeline.json").string());
+  std::vector<std::pair<std::string, std::string>> links;  // stage name -> its metrics.h5, relative to run_dir
+  if (record.is_object() && record.contains("stages")) {
+    for (const auto& stage : record["stages"]) {
+      const std::string name = stage.value("name", "");
+      const std::string dir = stage.value("dir", "");
+      if (name.empty() || name == "final" || dir.empty() || dir == ".") continue;
+      const fs::path target = fs::path(dir) / "metrics.h5";
+      if (fs::exists(fs::path(run_dir) / target)) links.emplace_back(name, target.lexically_normal().string());
+    }
+  }
+  io::h5_init();
+  const std::string& w = h5_path.string();
+  const std::string tmp = (fs::path(run_dir) / (".metrics.h5.stages." + std::to_string(::getpid()))).string();
+  std::error_code ec;
+  fs::copy_file(h5_path, tmp, fs::copy_options::overwrite_existing, ec);
+  PTLAB_CHECK(!ec, "cannot copy {} to add its pipeline stages: {}", w, ec.message());
+  try {
+    io::H5Handle file(PTLAB_H5(w, H5Fopen(tmp.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)), H5Fclose);
+    io::H5Handle root = io::h5_group_open(file.get(), "/", w);
+    if (io::h5_exists(root.get(), "stages", w)) PTLAB_H5(w, H5Ldelete(root.get(), "stages", H5P_DEFAULT));
+    io::H5Handle stages = io::h5_group_create(root.get(), "stages", w + ":/stages");
+    for (const auto& [name, target] : links)
+      PTLAB_H5(w, H5Lcreate_external(target.c_str(), "/", stages.get(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT));
+    io::H5Handle group = io::h5_exists(root.get(), "summary", w) ? io::h5_group_open(root.get(), "summary", w)
+                                                                 : io::h5_group_create(root.get(), "summary", w);
+    for (const auto& [key, value] : summary.items()) {
+      if (H5Aexists(group.get(), key.c_str()) > 0) PTLAB_H5(w, H5Adelete(group.get(), key.c_str()));
+      if (value.is_number_integer()) io::h5_write_attribute(group.get(), key, value.get<int64_t>(), w);
+      else if (value.is_number()) io::h5_write_attribute(group.get(), key, value.get<double>(), w);
+      else if (value.is_string()) io::h5_write_attribute(group.get(), key, value.get<std::string>(), w);
+    }
+  } catch (...) {
+    fs::remove(tmp, ec);
+    throw;
+  }
+  fs::rename(tmp, h5_path, ec);
+  PTLAB_CHECK(!ec, "cannot replace {} with its copy holding the pipeline stages: {}", w, ec.message());
 }
 
 }  // namespace ptlab::launchers

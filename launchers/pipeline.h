@@ -21,6 +21,7 @@
 #include "framework/dist/communicator.h"
 #include "launchers/trial.h"
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
@@ -89,6 +90,13 @@ void remove_stage_outputs(const std::string& dir);
 
 /// PET / iPET (launchers/pet_pipeline.cpp, methods/pet/pet.h).
 void register_pet_pipeline();
+
+/// Makes the run's metrics.h5 (the final stage's) the pipeline's one HDF5 entry point (rank 0, after the
+/// final stage): /stages/<name> external links to every earlier stage's metrics.h5 that pipeline.json lists
+/// (relative paths, so the run directory can move), and `summary` — the pipeline's own numbers, e.g. PET's
+/// pet/ensemble/test/accuracy — as attributes of /summary. The file is rewritten through a copy renamed over
+/// it, as RunLog writes it. Nothing happens without a metrics.h5.
+void link_stages(const std::string& run_dir, const nlohmann::json& summary);
 
 /// Sets `key_path` ("a.b.c") of `root` to `value` (null: removes it), creating mappings on the way.
 void set_key_path(YAML::Node root, const std::string& key_path, const YAML::Node& value);

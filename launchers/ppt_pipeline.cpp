@@ -287,6 +287,7 @@ RunOutcome run_ppt(const config::Composed& composed, dist::Communicator& comm, c
   if (comm.rank() == 0) {
     if (pretrain) record_stage(run_dir, "ppt", *pretrain);
     record_stage(run_dir, "ppt", final_stage);
+    link_stages(run_dir, nlohmann::json{{"ppt/pretrained_prompt", fs::absolute(prompt_path).string()}});
   }
   comm.barrier();
   final_stage.outcome.run_dir = run_dir;

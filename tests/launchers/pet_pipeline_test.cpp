@@ -105,6 +105,23 @@ TEST(PetPipeline, StagesSoftLabelsDistillationAndResumeAfterAFailedFinalStage) {
       ((t0.at("scores") + t1.at("scores")) / 2).argmax(1).eq(gold).sum().item<double>() / gold.size(0);
   EXPECT_NEAR(summary["pet/ensemble/test/accuracy"].get<double>(), expected, 1e-9);
   EXPECT_EQ(read_json(run + "/stages/pattern0/summary.json")["test/accuracy"], summary["pet/pattern0/test/accuracy"]);
+  // The run's metrics.h5 is the pipeline's HDF5 entry point: external links to each pattern stage's log and PET's
+  // numbers as /summary attributes.
+  const int64_t pattern_evals = series_length(run + "/stages/pattern0/metrics.h5", "/metrics/eval/accuracy/value");
+  ASSERT_GT(pattern_evals, 0);
+  EXPECT_EQ(series_length(run + "/metrics.h5", "/stages/pattern0/metrics/eval/accuracy/value"), pattern_evals);
+  EXPECT_GT(series_length(run + "/metrics.h5", "/stages/pattern1/metrics/eval/accuracy/value"), 0);
+  {
+    hid_t f = H5Fopen((run + "/metrics.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    hid_t a = H5Aopen_by_name(f, "/summary", "pet/ensemble/test/accuracy", H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(a, 0) << "no pet/ensemble/test/accuracy attribute on /summary";
+    double value = -1;
+    H5Aread(a, H5T_NATIVE_DOUBLE, &value);
+    EXPECT_NEAR(value, expected, 1e-9);
+    H5Aclose(a);
+    H5Fclose(f);
+  }
   // The final stage trained on the soft-labels split.
   std::ifstream cfg(run + "/config.yaml");
   std::stringstream text;

@@ -69,6 +69,10 @@ TEST(PptCommand, PretrainsOnceTransfersAndReusesTheCacheOnTheNextTrial) {
   EXPECT_THAT(config, ::testing::HasSubstr(fs::absolute(cache + "/prompt.safetensors").string()));
   EXPECT_EQ(read_json(run0 + "/summary.json")["status"], "completed");
   EXPECT_EQ(read_json(run0 + "/summary.json")["steps"], 3);
+  // The run's metrics.h5 links the shared pre-training's log (a relative external link into the cache).
+  const int64_t pretrain_evals = series_length(cache + "/metrics.h5", "/metrics/eval/accuracy/value");
+  ASSERT_GT(pretrain_evals, 0);
+  EXPECT_EQ(series_length(run0 + "/metrics.h5", "/stages/pretrain/metrics/eval/accuracy/value"), pretrain_evals);
 
   // A second trial (another downstream seed): the pre-training is reused, not run again.
   const auto metrics_time = fs::last_write_time(cache + "/metrics.h5");
