@@ -209,7 +209,7 @@ TEST(PetPipeline, BadInputsAreOneLineErrors) {
   // their first token, and the first pattern stage stops with the verbalizer's error line (after the stage's
   // log line), before anything trains.
   const std::string cb = dir.sub("cb");
-  Result words = ptlab("train " + pet_args(cb, "task.data.unlabeled_split=unlabeled task.data.train_split=fewglue_train",
+  Result words = ptlab("train " + pet_args(cb, "task.data.unlabeled_split=pool task.data.train_split=fewglue_train",
                                            "cb"),
                        dir);
   EXPECT_EQ(words.code, 2);
