@@ -5,7 +5,7 @@
 //
 // The corpus (read_corpus). One sentence per line; surrounding whitespace is trimmed.
 //  - A file with blank lines: each blank-line-separated block of lines is one document.
-//  - A file without blank lines (the Brown corpus, /work/shared/corpus/brown/brown.txt, has none): the
+//  - A file without blank lines (the Brown corpus, ../shared/corpus/brown/brown.txt, has none): the
 //    fallback is PSEUDO-DOCUMENTS of `block_sentences` consecutive lines (the last block may be shorter).
 //    Neighbouring lines of a running text are still neighbours, so "next sentence" stays true; "same
 //    document" then means "within block_sentences lines", a proxy for the paper's documents.
