@@ -84,8 +84,8 @@ void record_stage(const std::string& run_dir, const std::string& pipeline, const
 /// The outcome recorded in `dir`/summary.json (as a reused stage's; see run_stage).
 RunOutcome outcome_from_run_dir(const std::string& dir);
 
-/// Removes what a trial writes to `dir` (logs, summary, config, state; not stages/ nor other files), so that
-/// a stage interrupted before its first checkpoint can start over there.
+/// Removes what a trial writes to `dir` (logs, summary, config, state, predictions; not stages/ nor other files),
+/// so that a stage, or a sweep trial, interrupted before its first checkpoint can start over there.
 void remove_stage_outputs(const std::string& dir);
 
 /// PET / iPET (launchers/pet_pipeline.cpp, methods/pet/pet.h).

@@ -1,5 +1,7 @@
 #include "launchers/sweep_runner.h"
 
+#include "launchers/pipeline.h"
+
 #include "framework/config/override.h"
 #include "framework/config/sweep.h"
 #include "framework/config/yaml_value.h"
@@ -93,14 +95,6 @@ void write_multirun_yaml(const SweepPlan& plan) {
 
 // The files a trial's run leaves; removed before a trial starts over without a checkpoint, so that its log
 // never mixes two attempts.
-void clear_trial_outputs(const fs::path& dir) {
-  std::error_code ec;
-  for (const char* name : {"metrics.h5", ".metrics.h5.tmp", "metrics.jsonl", "summary.json", "prompt.safetensors",
-                           "config.yaml", "overrides.yaml"})
-    fs::remove(dir / name, ec);
-  for (const char* name : {"adapter", "model"}) fs::remove_all(dir / name, ec);
-}
-
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;
@@ -391,7 +385,7 @@ int run_sweep(const SweepPlan& plan, dist::Communicator& world, const SweepRunOp
               {"host", dist::host_name()},   {"group", group_index}, {"started_utc", utc_now()},
               {"resumed", resume}};
     if (leader) {
-      if (!resume) clear_trial_outputs(dir);
+      if (!resume) remove_stage_outputs(dir.string());
       io::write_summary_json((dir / "status.json").string(), status);
       log_info("sweep: trial {} ({} of {}) {} [{}]{}", trial.id, index + 1, todo.size(), join(trial.identity, " "),
                fmt::format("group {}", group_index), resume ? ", resuming from its checkpoint" : "");

@@ -565,29 +565,10 @@ at::Tensor predict_class_probabilities(const config::Composed& composed, dist::C
               s.task_config.name, s.task_config.type);
   if (!state_path.empty()) s.method->load_state(state_path);
   if (classes) *classes = s.task->class_names();
-  c10::AutoGradMode no_grad(false);
-  s.backbone->eval();
-  s.method->eval();
-  const auto& rows = s.dataset->split(split);
-  const int64_t front = s.method->front_soft_tokens(s.task->prompt());
-  const int64_t placeholder = tasks::Template::placeholder_id(*s.tokenizer);
-  std::vector<at::Tensor> parts;
-  const std::size_t batch_size = static_cast<std::size_t>(std::max<int64_t>(1, s.trainer.eval_batch_size));
-  for (std::size_t begin = 0; begin < rows.size(); begin += batch_size) {
-    const std::size_t end = std::min(rows.size(), begin + batch_size);
-    std::vector<tasks::RenderedExample> rendered;
-    for (std::size_t i = begin; i < end; ++i) {
-      rendered.push_back(s.task->encode(rows[i], tasks::Purpose::kEval));
-      if (front > 0) tasks::prepend_soft_tokens(rendered.back(), front, placeholder);
-    }
-    tasks::Batch batch = s.objective->collate(rendered);
-    models::BackboneInput input = s.method->prompt(batch);
-    s.objective->request(batch, input);
-    auto output = s.backbone->forward(input);
-    parts.push_back(at::softmax(s.objective->class_scores(output, batch).to(at::kFloat), 1).to(at::kCPU));  // [B, C]
-  }
-  if (parts.empty()) return at::zeros({0, static_cast<int64_t>(s.task->class_names().size())});
-  return at::cat(parts, 0).contiguous();  // [N, C]
+  static const std::vector<data::Example> kNone;
+  Trainer trainer(s.trainer, TrainerParts{*s.backbone, *s.method, *s.task, *s.objective, comm, kNone, kNone, s.run_dir,
+                                          s.seed, s.identity});
+  return at::softmax(trainer.class_scores(s.dataset->split(split)), 1).contiguous();  // [N, C]
 }
 
 }  // namespace ptlab::launchers
