@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -420,7 +421,7 @@ std::map<std::string, std::vector<float>> read_expected_floats(const std::string
 
 TEST(Gguf, DequantizationIsBitExact) {
   auto expected = read_expected_floats(fixture("quants_expected.safetensors"));
-  ASSERT_EQ(expected.size(), 19u);
+  ASSERT_EQ(expected.size(), 16u);  // F32, F16, BF16, 5 quantized, 8 random-bit
   GgufFile f(fixture("quants.gguf"));
   EXPECT_EQ(f.alignment(), 32u);  // the default
   ASSERT_EQ(f.tensors().size(), expected.size());
@@ -459,11 +460,12 @@ TEST(Gguf, BlockLayoutsAndNames) {
     int64_t elements, bytes;
     bool dequantizes;
   };
-  // ggml.c's type_traits (blck_size, type_size); = gguf.constants.GGML_QUANT_SIZES
+  // ggml.c's type_traits (blck_size, type_size) = gguf.constants.GGML_QUANT_SIZES, except Q8_1: gguf-py 0.19 still
+  // lists 40 bytes (float d, s), ggml-common.h has block_q8_1 { ggml_half d, s; int8_t qs[32]; } = 36 bytes.
   const Row rows[] = {
       {0, "F32", 1, 4, true},      {1, "F16", 1, 2, true},      {2, "Q4_0", 32, 18, true},
       {3, "Q4_1", 32, 20, true},   {6, "Q5_0", 32, 22, true},   {7, "Q5_1", 32, 24, true},
-      {8, "Q8_0", 32, 34, true},   {9, "Q8_1", 32, 40, false},  {10, "Q2_K", 256, 84, false},
+      {8, "Q8_0", 32, 34, true},   {9, "Q8_1", 32, 36, false},  {10, "Q2_K", 256, 84, false},
       {11, "Q3_K", 256, 110, false}, {12, "Q4_K", 256, 144, true}, {13, "Q5_K", 256, 176, true},
       {14, "Q6_K", 256, 210, true}, {15, "Q8_K", 256, 292, false}, {24, "I8", 1, 1, false},
       {25, "I16", 1, 2, false},    {26, "I32", 1, 4, false},    {27, "I64", 1, 8, false},
@@ -552,39 +554,39 @@ std::vector<Malformed> malformed_corpus() {
   };
   const uint64_t kHuge = uint64_t{1} << 60;
   return {
-      {"empty", "fields", [](Bytes& b, const Layout&) { b.clear(); }, "truncated"},
-      {"truncated_in_magic", "fields", truncate_at([](const Bytes&, const Layout&) { return 3; }), "truncated"},
+      {"empty", "fields", [](Bytes& b, const Layout&) { b.clear(); }, "0 bytes is too short"},
+      {"truncated_in_magic", "fields", truncate_at([](const Bytes&, const Layout&) { return 3; }), "too short"},
       {"truncated_in_header", "fields", truncate_at([](const Bytes&, const Layout&) { return 13; }), "truncated"},
       {"truncated_in_kv_count", "fields", truncate_at([](const Bytes&, const Layout&) { return 20; }), "truncated"},
       {"truncated_in_key_length", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint8").at + 5; }), "truncated"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint8").at + 5; }), "metadata entries"},
       {"truncated_in_key", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint8").at + 8 + 4; }), "truncated"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint8").at + 8 + 4; }), "metadata entries"},
       {"truncated_in_value_type", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint64").type_at + 2; }), "truncated"},
       {"truncated_in_scalar", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.uint64").value_at + 7; }), "truncated"},
       {"truncated_in_string_value", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.string").value_at + 8 + 3; }), "truncated"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.string").value_at + 8 + 3; }), "metadata entries"},
       {"truncated_in_array_header", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.array.int32").count_at + 3; }), "truncated"},
       {"truncated_in_array", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.array.int32").elements_at + 6; }),
-       "truncated"},
+       "test.array.int32"},
       {"truncated_in_string_array", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.array.string").elements_at + 10; }),
-       "truncated"},
+       "test.array.string"},
       {"truncated_in_nested_array", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.array.nested").end - 3; }), "truncated"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.kv("test.array.nested").end - 3; }), "test.array.nested"},
       {"truncated_in_tensor_name", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.tensor("t.f16.3d").at + 10; }), "truncated"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.tensor("t.f16.3d").at + 10; }), "tensor #1"},
       {"truncated_in_tensor_extents", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.tensor("t.q8_0.4d").extents_at + 12; }),
        "truncated"},
       {"truncated_in_tensor_offset", "fields",
        truncate_at([](const Bytes&, const Layout& l) { return l.tensor("t.i32.2d").offset_at + 4; }), "truncated"},
       {"truncated_before_data", "fields",
-       truncate_at([](const Bytes&, const Layout& l) { return l.infos_end + 1; }), "t.f32.1d"},
+       truncate_at([](const Bytes&, const Layout& l) { return l.infos_end + 1; }), "data area"},
       {"truncated_in_data", "fields",
        truncate_at([](const Bytes& b, const Layout& l) {
          return static_cast<std::size_t>(get_u64(b, l.tensor("t.q8_0.4d").offset_at)) + 1600 + 100;
@@ -592,21 +594,21 @@ std::vector<Malformed> malformed_corpus() {
        "t.q8_0.4d"},
       {"truncated_in_quant_data", "quants",
        truncate_at([](const Bytes& b, const Layout&) { return b.size() - 200; }), "Q6_K.random"},
-      {"wrong_magic", "fields", [](Bytes& b, const Layout&) { b[3] = 'G'; }, "magic"},
+      {"wrong_magic", "fields", [](Bytes& b, const Layout&) { b[3] = 'G'; }, "not a GGUF file"},
       {"version_1", "fields", [](Bytes& b, const Layout&) { put_u32(b, 4, 1); }, "version 1"},
       {"version_4", "fields", [](Bytes& b, const Layout&) { put_u32(b, 4, 4); }, "version 4"},
       {"version_big_endian", "fields", [](Bytes& b, const Layout&) { put_u32(b, 4, 0x03000000); }, "version"},
       {"key_length_past_end", "fields",
-       [](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.int8").at, 1000000); }, "string"},
+       [](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.int8").at, 1000000); }, "claims 1000000 bytes"},
       {"key_length_huge", "fields",
-       [](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.int8").at, ~uint64_t{0} - 3); }, "string"},
+       [](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.int8").at, ~uint64_t{0} - 3); }, "metadata key #3"},
       {"string_value_past_end", "fields",
        [](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.string").value_at, 5000); }, "test.string"},
       {"string_in_array_past_end", "fields",
        [kHuge](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.array.string").elements_at, kHuge); },
        "test.array.string"},
       {"tensor_name_past_end", "fields",
-       [](Bytes& b, const Layout& l) { put_u64(b, l.tensor("t.f16.3d").at, 1u << 20); }, "string"},
+       [](Bytes& b, const Layout& l) { put_u64(b, l.tensor("t.f16.3d").at, 1u << 20); }, "tensor #1"},
       {"array_count_absurd", "fields",
        [kHuge](Bytes& b, const Layout& l) { put_u64(b, l.kv("test.array.int32").count_at, kHuge); },
        "test.array.int32"},
@@ -626,11 +628,11 @@ std::vector<Malformed> malformed_corpus() {
       {"kv_count_absurd", "fields", [kHuge](Bytes& b, const Layout&) { put_u64(b, 16, kHuge); }, "metadata"},
       {"kv_count_max", "fields", [](Bytes& b, const Layout&) { put_u64(b, 16, ~uint64_t{0}); }, "metadata"},
       {"unknown_value_type", "fields",
-       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("test.uint8").type_at, 13); }, "13"},
+       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("test.uint8").type_at, 13); }, "unknown value type 13"},
       {"unknown_value_type_huge", "fields",
        [](Bytes& b, const Layout& l) { put_u32(b, l.kv("test.uint8").type_at, 0xFFFFFFFF); }, "test.uint8"},
       {"unknown_array_element_type", "fields",
-       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("test.array.uint8").value_at, 99); }, "99"},
+       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("test.array.uint8").value_at, 99); }, "unknown value type 99"},
       {"unknown_ggml_type", "fields",
        [](Bytes& b, const Layout& l) { put_u32(b, l.tensor("t.i32.2d").type_at, 99); }, "t.i32.2d"},
       {"retired_ggml_type", "fields",
@@ -656,6 +658,19 @@ std::vector<Malformed> malformed_corpus() {
          for (int i = 0; i < 4; ++i) put_u64(b, t.extents_at + 8 * i, uint64_t{1} << 32);
        },
        "t.q8_0.4d"},
+      // F32 with 2^62 elements: 2^64 bytes, which wraps to 0 in uint64 arithmetic (and 2^62 + 1: to 4 bytes)
+      {"bytes_overflow_to_0", "fields",
+       [](Bytes& b, const Layout& l) { put_u64(b, l.tensor("t.f32.1d").extents_at, uint64_t{1} << 62); },
+       "t.f32.1d"},
+      {"bytes_overflow_to_4", "fields",
+       [](Bytes& b, const Layout& l) { put_u64(b, l.tensor("t.f32.1d").extents_at, (uint64_t{1} << 62) + 1); },
+       "t.f32.1d"},
+      {"bytes_overflow_i32", "fields",
+       [](Bytes& b, const Layout& l) {
+         put_u64(b, l.tensor("t.i32.2d").extents_at, uint64_t{1} << 31);
+         put_u64(b, l.tensor("t.i32.2d").extents_at + 8, uint64_t{1} << 31);
+       },
+       "t.i32.2d"},
       {"extent_past_end", "fields",
        [](Bytes& b, const Layout& l) { put_u64(b, l.tensor("t.f32.1d").extents_at, 1000); }, "t.f32.1d"},
       {"offset_past_end", "fields",
@@ -679,9 +694,22 @@ std::vector<Malformed> malformed_corpus() {
       {"alignment_48", "fields",
        [](Bytes& b, const Layout& l) { put_u32(b, l.kv("general.alignment").value_at, 48); }, "alignment"},
       {"alignment_huge", "fields",
-       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("general.alignment").value_at, 0x80000000u); }, "t."},
+       [](Bytes& b, const Layout& l) { put_u32(b, l.kv("general.alignment").value_at, 0x80000000u); }, "alignment"},
       {"alignment_not_uint32", "fields",
        [](Bytes& b, const Layout& l) { put_u32(b, l.kv("general.alignment").type_at, 5); }, "alignment"},
+      // names and keys come from the file: a newline in one must not break the one-line message
+      {"key_with_newline", "fields",
+       [](Bytes& b, const Layout& l) {
+         b[l.kv("test.uint8").at + 8 + 4] = '\n';
+         put_u32(b, l.kv("test.uint8").type_at, 13);
+       },
+       "unknown value type 13"},
+      {"tensor_name_with_newline", "fields",
+       [](Bytes& b, const Layout& l) {
+         b[l.tensor("t.i32.2d").at + 8 + 1] = '\n';
+         put_u32(b, l.tensor("t.i32.2d").type_at, 99);
+       },
+       "unknown ggml type 99"},
       {"duplicate_key", "fields",
        [](Bytes& b, const Layout& l) {
          std::memcpy(b.data() + l.kv("test.int16").at + 8, "test.int32", 10);
@@ -713,6 +741,46 @@ TEST_F(GgufTest, MalformedFilesAreOneLineErrors) {
     if (auto at = rest.find(path); at != std::string::npos) rest.erase(at, path.size());
     EXPECT_NE(lower(rest).find(lower(m.needle)), std::string::npos) << "'" << m.needle << "' not in: " << msg;
   }
+}
+
+// read_raw / read_f32 take a GgufTensorInfo by reference: one that is not this file's (another file's, or a
+// copy with a changed offset or size) must be refused with an exception, not read out of bounds. Each call runs
+// in a child process (a death test), so that a crash fails this test only. A copy of the file's own info is fine.
+#define EXPECT_THROWS_NOT_CRASHES(call)                                \
+  EXPECT_EXIT(                                                         \
+      {                                                                \
+        try {                                                          \
+          call;                                                        \
+        } catch (const std::exception&) {                              \
+          std::exit(0);                                                \
+        }                                                              \
+        std::exit(3);                                                  \
+      },                                                               \
+      ::testing::ExitedWithCode(0), "")                                \
+      << #call << ": exit 3 = returned without an exception, a signal = crashed"
+
+TEST(GgufDeathTest, ForeignTensorInfoIsRefused) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  GgufFile fields(fixture("fields.gguf"));
+  GgufFile quants(fixture("quants.gguf"));
+  GgufTensorInfo copy = fields.tensor("t.f32.1d");
+  EXPECT_EQ(fields.read_raw(copy).size(), 20u);
+  EXPECT_EQ(fields.read_f32(copy).size(), 5u);
+
+  GgufTensorInfo moved = copy;
+  moved.offset = uint64_t{1} << 40;
+  EXPECT_THROWS_NOT_CRASHES(fields.read_raw(moved));
+  EXPECT_THROWS_NOT_CRASHES(fields.read_f32(moved));
+  GgufTensorInfo grown = copy;
+  grown.bytes = 4096;
+  grown.elements = 1024;
+  grown.extents = {1024};
+  EXPECT_THROWS_NOT_CRASHES(fields.read_raw(grown));
+  EXPECT_THROWS_NOT_CRASHES(fields.read_f32(grown));
+  // quants.gguf's last tensor lies beyond the end of the (smaller) fields.gguf
+  const GgufTensorInfo& other = quants.tensors().back();
+  EXPECT_THROWS_NOT_CRASHES(fields.read_raw(other));
+  EXPECT_THROWS_NOT_CRASHES(fields.read_f32(other));
 }
 
 TEST_F(GgufTest, MissingFileIsAnError) {
