@@ -534,6 +534,61 @@ TEST_F(GgufTest, Version2IsRead) {
   EXPECT_EQ(f.tensors().size(), 4u);
 }
 
+// A GGUF v3 file made from scratch: the header (no tensors, n_kv metadata entries) and the metadata bytes.
+Bytes handmade(uint64_t n_kv, const Bytes& metadata) {
+  Bytes b = {'G', 'G', 'U', 'F', 3, 0, 0, 0};
+  b.resize(24, 0);
+  put_u64(b, 16, n_kv);
+  b.insert(b.end(), metadata.begin(), metadata.end());
+  return b;
+}
+void append_u32(Bytes& b, uint32_t v) {
+  b.resize(b.size() + 4);
+  put_u32(b, b.size() - 4, v);
+}
+void append_u64(Bytes& b, uint64_t v) {
+  b.resize(b.size() + 8);
+  put_u64(b, b.size() - 8, v);
+}
+void append_key(Bytes& b, const std::string& key) {
+  append_u64(b, key.size());
+  b.insert(b.end(), key.begin(), key.end());
+}
+// An array nested `depth` deep (each level one element) around one uint32.
+Bytes nested_kv(const std::string& key, int depth) {
+  Bytes b;
+  append_key(b, key);
+  append_u32(b, 9);  // array
+  for (int i = 1; i < depth; ++i) {
+    append_u32(b, 9);  // of arrays
+    append_u64(b, 1);
+  }
+  append_u32(b, 4);  // of uint32
+  append_u64(b, 1);
+  append_u32(b, 7);
+  return b;
+}
+
+TEST_F(GgufTest, HeaderOnlyFileIsValid) {
+  GgufFile f(write("header_only.gguf", handmade(0, {})));
+  EXPECT_EQ(f.version(), 3u);
+  EXPECT_TRUE(f.metadata().empty());
+  EXPECT_TRUE(f.tensors().empty());
+  EXPECT_EQ(f.alignment(), 32u);
+}
+
+TEST_F(GgufTest, NestedArraysAreReadToABoundedDepth) {
+  GgufFile f(write("nested3.gguf", handmade(1, nested_kv("three", 3))));
+  EXPECT_TRUE(f.get("three").is_array());
+  EXPECT_EQ(f.get("three").element_type, GgufValueType::kArray);
+  EXPECT_EQ(f.get("three").array_size, 1u);
+  // 100 000 levels: bounded recursion, an Error rather than a stack overflow
+  const std::string path = write("nested_deep.gguf", handmade(1, nested_kv("deep", 100000)));
+  std::string msg = error_of([&] { GgufFile g(path); });
+  EXPECT_NE(msg.find("deep"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+}
+
 // ------------------------------------------------------------------------------------------- malformed
 
 struct Malformed {
