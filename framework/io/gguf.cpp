@@ -281,6 +281,31 @@ class MetadataParser {
 
 std::string extents_string(const std::vector<int64_t>& e) { return fmt::format("[{}]", fmt::join(e, ", ")); }
 
+// A key or tensor name from the file, fit for a one-line message: control bytes escaped, at most 120 bytes.
+std::string shown(std::string_view s) {
+  std::string out;
+  for (char ch : s.substr(0, 120)) {
+    const auto u = static_cast<unsigned char>(ch);
+    out += u < 0x20 || u == 0x7F ? fmt::format("\\x{:02x}", u) : std::string(1, ch);
+  }
+  if (s.size() > 120) out += fmt::format("... ({} bytes)", s.size());
+  return out;
+}
+
+// The file's own info for `info`: the same name, type, offset and size, else an Error (an info from another file,
+// or a changed copy, would be read out of bounds).
+const GgufTensorInfo& own_info(const std::string& path, const std::vector<GgufTensorInfo>& tensors,
+                               const std::map<std::string, std::size_t, std::less<>>& index,
+                               const GgufTensorInfo& info) {
+  auto it = index.find(info.name);
+  const GgufTensorInfo* t = it == index.end() ? nullptr : &tensors[it->second];
+  PTLAB_CHECK(t && t->type == info.type && t->offset == info.offset && t->bytes == info.bytes &&
+                  t->elements == info.elements && t->extents == info.extents,
+              "GGUF file {}: tensor '{}' ({} bytes at data offset {}) is not one of this file's tensors", path,
+              shown(info.name), info.bytes, info.offset);
+  return *t;
+}
+
 // The same operations, in the same order, as ggml's dequantize_row_* and gguf-py's numpy port. This
 // file is compiled with -ffp-contract=off (framework/io/CMakeLists.txt) so that a*b + c never becomes one
 // fused multiply-add: the results must equal the reference bit for bit.
@@ -533,11 +558,11 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
   for (uint64_t i = 0; i < kv_count; ++i) {
     const uint64_t at = c.pos();
     std::string key = c.string(fmt::format("metadata key #{}", i));
-    const std::string what = fmt::format("metadata '{}'", key);
+    const std::string what = fmt::format("metadata '{}'", shown(key));
     GgufValueType t = parser.value_type(what);
     GgufValue v = parser.value(t, what);
     PTLAB_CHECK(!metadata_index_.count(key), "GGUF file {}: metadata key '{}' appears twice (the second at offset {})",
-                path_, key, at);
+                path_, shown(key), at);
     metadata_index_.emplace(key, metadata_.size());
     metadata_.emplace_back(std::move(key), std::move(v));
   }
@@ -556,14 +581,15 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
   for (uint64_t i = 0; i < tensor_count; ++i) {
     GgufTensorInfo info;
     info.name = c.string(fmt::format("the name of tensor #{}", i));
-    const std::string where = fmt::format("GGUF file {}: tensor '{}'", path_, info.name);
+    const std::string name = shown(info.name);
+    const std::string where = fmt::format("GGUF file {}: tensor '{}'", path_, name);
     const uint64_t dims_at = c.pos();
-    const auto n_dims = c.scalar<uint32_t>(fmt::format("tensor '{}' dimension count", info.name));
+    const auto n_dims = c.scalar<uint32_t>(fmt::format("tensor '{}' dimension count", name));
     PTLAB_CHECK(n_dims >= 1 && n_dims <= kMaxDims, "{}: {} dimensions at offset {}; a tensor has 1 to {}", where,
                 n_dims, dims_at, kMaxDims);
     uint64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
-      const auto e = c.scalar<uint64_t>(fmt::format("tensor '{}' extents", info.name));
+      const auto e = c.scalar<uint64_t>(fmt::format("tensor '{}' extents", name));
       PTLAB_CHECK(e >= 1 && e <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
                   "{}: extent {} of {} at offset {} is not a positive size", where, d, e, dims_at);
       PTLAB_CHECK(elements <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / e,
@@ -572,7 +598,7 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
       info.extents.push_back(static_cast<int64_t>(e));
     }
     const uint64_t type_at = c.pos();
-    info.type = c.scalar<uint32_t>(fmt::format("tensor '{}' type", info.name));
+    info.type = c.scalar<uint32_t>(fmt::format("tensor '{}' type", name));
     const TypeLayout* layout = find_type(info.type);
     PTLAB_CHECK(layout, "{}: unknown ggml type {} at offset {} (known: F32, F16, BF16, Q4_0 .. Q8_K, IQ*, I8 .. F64)",
                 where, info.type, type_at);
@@ -580,11 +606,16 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
                 "{}: rows of {} elements are not whole {} blocks of {}; shape {} (GGUF order)", where, info.extents[0],
                 layout->name, layout->block_elements, extents_string(info.extents));
     info.elements = static_cast<int64_t>(elements);
-    info.bytes = elements / static_cast<uint64_t>(layout->block_elements) * static_cast<uint64_t>(layout->block_bytes);
-    info.offset = c.scalar<uint64_t>(fmt::format("tensor '{}' offset", info.name));
+    // blocks * block_bytes can exceed 2^64 (F32 with 2^62 elements wraps to 0 bytes): compare against the file first
+    const uint64_t blocks = elements / static_cast<uint64_t>(layout->block_elements);
+    PTLAB_CHECK(blocks <= file_size_ / static_cast<uint64_t>(layout->block_bytes),
+                "{}: {} {} ({} elements) needs more bytes than the {}-byte file holds", where, layout->name,
+                extents_string(info.extents), elements, file_size_);
+    info.bytes = blocks * static_cast<uint64_t>(layout->block_bytes);
+    info.offset = c.scalar<uint64_t>(fmt::format("tensor '{}' offset", name));
     PTLAB_CHECK(info.offset % alignment_ == 0, "{}: data offset {} is not a multiple of the alignment {}", where,
                 info.offset, alignment_);
-    PTLAB_CHECK(!tensor_index_.count(info.name), "GGUF file {}: tensor '{}' appears twice", path_, info.name);
+    PTLAB_CHECK(!tensor_index_.count(info.name), "GGUF file {}: tensor '{}' appears twice", path_, name);
     tensor_index_.emplace(info.name, tensors_.size());
     tensors_.push_back(std::move(info));
   }
@@ -599,7 +630,7 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
     PTLAB_CHECK(t.offset <= data_size && t.bytes <= data_size - t.offset,
                 "GGUF file {}: tensor '{}' ({} {}, {} bytes at data offset {}) runs past the end of the file (the data "
                 "area holds {} bytes; truncated?)",
-                path_, t.name, ggml_type_name(t.type), extents_string(t.extents), t.bytes, t.offset, data_size);
+                path_, shown(t.name), ggml_type_name(t.type), extents_string(t.extents), t.bytes, t.offset, data_size);
     by_offset.push_back(&t);
   }
   std::sort(by_offset.begin(), by_offset.end(),
@@ -607,8 +638,8 @@ GgufFile::GgufFile(std::string path) : path_(std::move(path)) {
   for (std::size_t i = 1; i < by_offset.size(); ++i)
     PTLAB_CHECK(by_offset[i - 1]->offset + by_offset[i - 1]->bytes <= by_offset[i]->offset,
                 "GGUF file {}: tensors '{}' (bytes {}..{}) and '{}' (from {}) overlap in the data area", path_,
-                by_offset[i - 1]->name, by_offset[i - 1]->offset, by_offset[i - 1]->offset + by_offset[i - 1]->bytes,
-                by_offset[i]->name, by_offset[i]->offset);
+                shown(by_offset[i - 1]->name), by_offset[i - 1]->offset,
+                by_offset[i - 1]->offset + by_offset[i - 1]->bytes, shown(by_offset[i]->name), by_offset[i]->offset);
 }
 
 bool GgufFile::has(std::string_view key) const { return metadata_index_.find(key) != metadata_index_.end(); }
@@ -714,7 +745,8 @@ const GgufTensorInfo& GgufFile::tensor(std::string_view name) const {
   return tensors_[it->second];
 }
 
-std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& info) const {
+std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& given) const {
+  const GgufTensorInfo& info = own_info(path_, tensors_, tensor_index_, given);
   // Reopened per read: the header was validated against this size, so a file changed since is an Error.
   Mapping map(path_);
   PTLAB_CHECK(map.size() == file_size_, "GGUF file {}: changed since it was opened ({} bytes, now {})", path_,
@@ -723,9 +755,10 @@ std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& info) const {
   return std::vector<uint8_t>(p, p + info.bytes);
 }
 
-std::vector<float> GgufFile::read_f32(const GgufTensorInfo& info) const {
+std::vector<float> GgufFile::read_f32(const GgufTensorInfo& given) const {
+  const GgufTensorInfo& info = own_info(path_, tensors_, tensor_index_, given);
   PTLAB_CHECK(ggml_can_dequantize(info.type),
-              "GGUF file {}: tensor '{}' is {}, which ptlab cannot dequantize; supported: {}", path_, info.name,
+              "GGUF file {}: tensor '{}' is {}, which ptlab cannot dequantize; supported: {}", path_, shown(info.name),
               ggml_type_name(info.type), dequantizable_names());
   Mapping map(path_);
   PTLAB_CHECK(map.size() == file_size_, "GGUF file {}: changed since it was opened ({} bytes, now {})", path_,
