@@ -79,6 +79,7 @@ void flatten(const YAML::Node& node, const std::string& prefix, std::vector<std:
 
 struct ModelConfig {
   std::string path;
+  std::string source;  ///< model.path as given (a .gguf file's path; `path` is then its imported directory)
   std::string tokenizer;
   YAML::Node architecture;
   std::string dtype = "auto";
@@ -108,6 +109,7 @@ ModelConfig decode_model(const YAML::Node& root, const config::Origins& origins)
   }
   // A .gguf file is imported once (cached) into a Hugging Face directory: weights, config and tokenizer.
   if (!m.tokenizer.empty() && models::is_gguf_path(m.tokenizer)) m.tokenizer = models::gguf_model_dir(m.tokenizer);
+  m.source = m.path;
   if (!m.path.empty() && models::is_gguf_path(m.path)) m.path = models::gguf_model_dir(m.path);
   if (m.tokenizer.empty()) m.tokenizer = m.path;
   PTLAB_CHECK(!m.tokenizer.empty(), "model: model.architecture needs model.tokenizer (a tokenizer directory)");
@@ -269,7 +271,7 @@ Setup build(const config::Composed& composed, dist::Communicator& comm, const st
   s.run_dir = dir;
   const auto& info = s.backbone->info();
   s.identity = fmt::format("model={} family={} params={} d={} | method={} trainable={}",
-                           s.model.path.empty() ? "architecture" : fs::path(s.model.path).filename().string(),
+                           s.model.path.empty() ? "architecture" : fs::path(s.model.source).filename().string(),
                            info.family, info.num_parameters, info.hidden_size, s.method->name(),
                            [&] {
                              int64_t n = 0;
@@ -424,7 +426,7 @@ RunOutcome run_training(const config::Composed& composed, dist::Communicator& co
                                        resume_from);
     jsonl = std::make_unique<io::JsonlLog>(s.run_dir + "/metrics.jsonl", resume, resume_from);
     log_info("run {}: {} on {} with {} ({} trainable of {} parameters), {} rank(s)", s.run_dir, s.method->name(),
-             s.task_config.name, s.model.path.empty() ? "a random model" : s.model.path, outcome.trainable_parameters,
+             s.task_config.name, s.model.path.empty() ? "a random model" : s.model.source, outcome.trainable_parameters,
              outcome.backbone_parameters, comm.size());
   }
 

@@ -188,7 +188,7 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, at::S
   write_json(dir / "tokenizer.json", tok.tokenizer_json);
   write_json(dir / "tokenizer_config.json", tok.tokenizer_config_json);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  log_info("imported {} ({}, {} tensors, {} quantized) into {} in {:.1f} s", gguf_path, model.architecture,
+  log_debug("imported {} ({}, {} tensors, {} quantized) into {} in {:.1f} s", gguf_path, model.architecture,
            model.tensors.size(), model.quantized_tensors, out_dir, seconds);
 }
 
@@ -207,6 +207,7 @@ std::string gguf_model_dir(const std::string& gguf_path) {
   const fs::path tmp = dir.string() + fmt::format(".tmp.{}", ::getpid());
   fs::remove_all(tmp, ec);
   log_info("importing {} (once; cached in {})", gguf_path, dir.string());
+  const auto start = std::chrono::steady_clock::now();
   try {
     import_gguf(gguf_path, tmp.string());
   } catch (...) {
@@ -217,6 +218,8 @@ std::string gguf_model_dir(const std::string& gguf_path) {
   if (ec) fs::remove_all(tmp, ec);  // another process finished first: use its import
   PTLAB_CHECK(fs::is_regular_file(dir / "config.json"), "GGUF import of {} into {} did not complete", gguf_path,
               dir.string());
+  log_info("imported {} in {:.1f} s", fs::path(gguf_path).filename().string(),
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return dir.string();
 }
 
