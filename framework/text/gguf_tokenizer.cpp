@@ -100,8 +100,8 @@ int64_t role_id(const io::GgufFile& file, const char* key, std::size_t vocab) {
   const std::string k = fmt::format("tokenizer.ggml.{}_token_id", key);
   if (!file.has(k)) return -1;
   const int64_t id = file.get_int(k);
-  PTLAB_CHECK(id >= 0 && static_cast<std::size_t>(id) < vocab, "GGUF file {}: {} = {} is outside the vocabulary (0..{})",
-              file.path(), k, id, vocab - 1);
+  PTLAB_CHECK(id >= 0 && static_cast<std::size_t>(id) < vocab,
+              "GGUF file {}: {} = {} is outside the vocabulary (0..{})", file.path(), k, id, vocab - 1);
   return id;
 }
 
@@ -115,9 +115,8 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
   std::vector<double> scores(n, 0.0);  // llama.cpp reads a missing scores array as all zero
   if (file.has("tokenizer.ggml.scores")) {
     scores = file.get_floats("tokenizer.ggml.scores");
-    PTLAB_CHECK(scores.size() == n,
-                "GGUF file {}: tokenizer.ggml.scores has {} entries for {} tokens; they must match", path,
-                scores.size(), n);
+    PTLAB_CHECK(scores.size() == n, "GGUF file {}: tokenizer.ggml.scores has {} entries for {} tokens; they must match",
+                path, scores.size(), n);
   }
   std::vector<int64_t> types(n, kNormal);
   if (file.has("tokenizer.ggml.token_type")) {
@@ -182,20 +181,20 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
     put_bytes(model, 1, piece);  // ModelProto.pieces
   }
   std::string trainer;
-  put_int(trainer, 3, 2);  // model_type: BPE
+  put_int(trainer, 3, 2);                        // model_type: BPE
   put_int(trainer, 4, static_cast<int64_t>(n));  // vocab_size
   put_int(trainer, 35, byte_pieces == 256);      // byte_fallback
   put_int(trainer, 40, unk);                     // unk_id
   put_int(trainer, 41, bos);                     // bos_id (-1: none)
   put_int(trainer, 42, eos);                     // eos_id
   put_int(trainer, 43, pad);                     // pad_id
-  put_bytes(model, 2, trainer);  // ModelProto.trainer_spec
+  put_bytes(model, 2, trainer);                  // ModelProto.trainer_spec
   std::string normalizer;
   put_bytes(normalizer, 1, "identity");      // name (no precompiled_charsmap: no character mapping)
   put_int(normalizer, 3, add_space_prefix);  // add_dummy_prefix
   put_int(normalizer, 4, 0);                 // remove_extra_whitespaces
   put_int(normalizer, 5, 1);                 // escape_whitespaces: " " -> "▁"
-  put_bytes(model, 3, normalizer);  // ModelProto.normalizer_spec
+  put_bytes(model, 3, normalizer);           // ModelProto.normalizer_spec
   out.vocab_size = static_cast<int64_t>(n);
 
   // The wrapper: transformers' LlamaTokenizer (legacy), which splits special-token strings out of the text
@@ -247,7 +246,7 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
     t.content = tokens[i];
     t.id = static_cast<int>(i);
     cfg.added_tokens.push_back(t);
-    decoder[std::to_string(i)] = {{"content", tokens[i]}, {"lstrip", false},       {"normalized", false},
+    decoder[std::to_string(i)] = {{"content", tokens[i]}, {"lstrip", false},      {"normalized", false},
                                   {"rstrip", false},      {"single_word", false}, {"special", false}};
   }
   if (!decoder.empty()) tc["added_tokens_decoder"] = decoder;

@@ -74,8 +74,8 @@ class GgufWriter {
 
   std::string write(const TempDir& dir, const std::string& name) const {
     std::string out = "GGUF";
-    u32(out, 3);   // version
-    u64(out, 0);   // tensors
+    u32(out, 3);  // version
+    u64(out, 0);  // tensors
     u64(out, kv_.size());
     for (const auto& [key, value] : kv_) {
       str(out, key);
@@ -277,7 +277,8 @@ TEST(GgufSentencePiece, Llama2TokenizerRebuiltFromGgufMatchesGolden) {
   EXPECT_EQ(tok->vocab_size(), 32000);
   EXPECT_EQ(tok->encode("Hello world").ids, (std::vector<int>{1, 15043, 3186}));
   const auto errors = compare_with_golden(*tok, "llama2-32k");
-  for (const auto& [field, count] : errors) ADD_FAILURE() << "llama2-32k via GGUF: " << count << " of 406 lines differ in " << field;
+  for (const auto& [field, count] : errors)
+    ADD_FAILURE() << "llama2-32k via GGUF: " << count << " of 406 lines differ in " << field;
   EXPECT_TRUE(errors.empty());
 }
 
@@ -289,15 +290,15 @@ std::vector<Piece> small_vocab() {
     std::snprintf(name, sizeof name, "<0x%02X>", b);
     v.push_back({name, 0, 6});
   }
-  // ids 259..
+  const std::string space = "\xE2\x96\x81";  // "▁"
   const std::vector<std::pair<std::string, float>> pieces = {
-      {"\xE2\x96\x81", -1}, {"a", -2}, {"b", -3}, {"c", -4},
-      {"ab", -5},             // 263
-      {"\xE2\x96\x81" "a", -6},  // 264
-      {"bc", -0.5f},          // 265: scores more than ab, so "abc" is a + bc
-      {"\xE2\x96\x81" "ab", -7},  // 266
-      {"<tool>", 0},          // 267, made a control token below
-      {"  ", 0}};             // 268, user defined (as llama.cpp's converter writes Gemma's "▁▁")
+      {space, -1},        {"a", -2}, {"b", -3}, {"c", -4},  // 259..262
+      {"ab", -5},                                           // 263
+      {space + "a", -6},                                    // 264
+      {"bc", -0.5f},                                        // 265: scores more than ab, so "abc" is a + bc
+      {space + "ab", -7},                                   // 266
+      {"<tool>", 0},                                        // 267, made a control token below
+      {"  ", 0}};  // 268, user defined (as llama.cpp's converter writes Gemma's "▁▁")
   for (const auto& [p, s] : pieces) v.push_back({p, s, 1});
   v[267].type = 3;
   v[268].type = 4;
