@@ -175,9 +175,9 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, at::S
   GgufImport model = read_gguf_model(gguf_path, dtype);
   io::GgufFile file(gguf_path);
   text::GgufTokenizerFiles tok = text::gguf_tokenizer_files(file);
-  PTLAB_CHECK(static_cast<int64_t>(tok.tokenizer_json["model"]["vocab"].size()) == model.config["vocab_size"],
-              "GGUF file {}: the tokenizer has {} tokens but token_embd.weight {} rows", gguf_path,
-              tok.tokenizer_json["model"]["vocab"].size(), model.config["vocab_size"].get<int64_t>());
+  PTLAB_CHECK(tok.vocab_size == model.config["vocab_size"],
+              "GGUF file {}: the tokenizer has {} tokens but token_embd.weight {} rows", gguf_path, tok.vocab_size,
+              model.config["vocab_size"].get<int64_t>());
 
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -185,7 +185,13 @@ void import_gguf(const std::string& gguf_path, const std::string& out_dir, at::S
   const fs::path dir(out_dir);
   io::save_safetensors((dir / "model.safetensors").string(), model.tensors, {{"format", "pt"}});
   write_json(dir / "config.json", model.config);
-  write_json(dir / "tokenizer.json", tok.tokenizer_json);
+  if (!tok.sentencepiece_model.empty()) {  // tokenizer.ggml.model "llama"
+    std::ofstream model_file(dir / "tokenizer.model", std::ios::binary);
+    model_file << tok.sentencepiece_model;
+    PTLAB_CHECK(model_file.good(), "cannot write {}", (dir / "tokenizer.model").string());
+  } else {
+    write_json(dir / "tokenizer.json", tok.tokenizer_json);
+  }
   write_json(dir / "tokenizer_config.json", tok.tokenizer_config_json);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log_debug("imported {} ({}, {} tensors, {} quantized) into {} in {:.1f} s", gguf_path, model.architecture,

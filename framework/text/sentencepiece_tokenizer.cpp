@@ -21,8 +21,9 @@ std::unique_ptr<sentencepiece::SentencePieceProcessor> load_processor(const std:
                                                                       const std::string& serialized) {
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
   auto status = sp->LoadFromSerializedProto(serialized);
-  PTLAB_CHECK(status.ok(), "cannot load the SentencePiece model {}: {} (is it a SentencePiece .model file?)", path,
-              status.ToString());
+  const bool gguf = path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
+  PTLAB_CHECK(status.ok(), "cannot load the SentencePiece model {}: {} ({})", path, status.ToString(),
+              gguf ? "built from its tokenizer.ggml.* metadata" : "is it a SentencePiece .model file?");
   return sp;
 }
 
@@ -39,6 +40,13 @@ std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_model_file(
   buffer << in.rdbuf();
   const std::string serialized = buffer.str();
   PTLAB_CHECK(!serialized.empty(), "{} is empty: a SentencePiece model needs its pieces (empty vocabulary)", path);
+  return from_serialized_model(serialized, path, config);
+}
+
+std::unique_ptr<SentencePieceTokenizer> SentencePieceTokenizer::from_serialized_model(const std::string& serialized,
+                                                                                      const std::string& path,
+                                                                                      const TokenizerConfig& config) {
+  PTLAB_CHECK(!serialized.empty(), "{}: a SentencePiece model needs its pieces (empty vocabulary)", path);
   load_sentencepiece_library();
 
   std::unique_ptr<SentencePieceTokenizer> tok(new SentencePieceTokenizer());

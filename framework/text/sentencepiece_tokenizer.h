@@ -43,6 +43,11 @@ class SentencePieceTokenizer final : public Tokenizer {
   /// message.
   static std::unique_ptr<SentencePieceTokenizer> from_model_file(const std::string& path,
                                                                  const TokenizerConfig& config);
+  /// The same from the bytes of a serialized ModelProto (what a .model file holds); `source` names them in
+  /// messages and, as a file name would, decides the flavour when config has no tokenizer_class.
+  static std::unique_ptr<SentencePieceTokenizer> from_serialized_model(const std::string& serialized,
+                                                                       const std::string& source,
+                                                                       const TokenizerConfig& config);
   ~SentencePieceTokenizer() override;
 
   std::string kind() const override { return "sentencepiece"; }
