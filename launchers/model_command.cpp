@@ -4,6 +4,7 @@
 #include "framework/core/error.h"
 #include "framework/core/suggest.h"
 #include "framework/io/safetensors.h"
+#include "framework/models/gguf_import.h"
 #include "framework/models/loader.h"
 #include "launchers/command.h"
 #include "launchers/option_parser.h"
@@ -11,7 +12,12 @@
 #include <ATen/core/grad_mode.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -22,6 +28,10 @@ constexpr const char* kHelp =
     "usage: ptlab model info DIR [--json] [--dtype fp32|bf16|fp16] [--device cpu|cuda[:N]]\n"
     "       ptlab model forward DIR --input in.safetensors --output out.safetensors [--hidden-states]\n"
     "                               [--dtype fp32|bf16|fp16] [--device cpu|cuda[:N]]\n"
+    "       ptlab model import FILE.gguf|DIR OUT_DIR [--dtype fp32|bf16|fp16] [--force]\n"
+    "\n"
+    "DIR may also be a .gguf file (llama.cpp's format): it is imported once into ~/.cache/ptlab/gguf/ and\n"
+    "loaded from there.\n"
     "\n"
     "info     loads DIR (config.json + model.safetensors or model.safetensors.index.json) and prints the\n"
     "         family, layers, hidden size, heads, KV heads, vocabulary and parameter counts (with and\n"
@@ -31,6 +41,10 @@ constexpr const char* kHelp =
     "         Writes to --output (fp32): logits, last_hidden_state, with --hidden-states also\n"
     "         hidden_states.0..L (0 = embeddings output, L = after the final norm; the decoder's for T5),\n"
     "         and for T5 encoder_last_hidden_state (+ encoder_hidden_states.N); pooled for BERT with a pooler.\n"
+    "import   converts a GGUF file (or the one .gguf inside DIR) into a Hugging Face directory: config.json,\n"
+    "         model.safetensors (every tensor dequantized; ggml's arithmetic, bit-exact), tokenizer.json and\n"
+    "         tokenizer_config.json rebuilt from tokenizer.ggml.*. Architectures: llama (SmolLM2, Llama, ...).\n"
+    "         Prints the time and the peak memory. --force replaces a non-empty OUT_DIR.\n"
     "--dtype   parameter dtype (default fp32)\n"
     "--device  cpu (default), cuda or cuda:N\n";
 
@@ -148,6 +162,37 @@ int run_forward(const std::vector<std::string>& args) {
   return 0;
 }
 
+int run_import(const std::vector<std::string>& args) {
+  OptionParser opts("ptlab model import", {"--force"}, {"--dtype"});
+  opts.parse(args);
+  opts.expect_positional(2, "a .gguf file (or a directory holding one) and an output directory");
+  namespace fs = std::filesystem;
+  std::string source = opts.positional()[0];
+  const std::string out = opts.positional()[1];
+  std::error_code ec;
+  if (fs::is_directory(source, ec)) {
+    std::vector<std::string> found;
+    for (const auto& e : fs::directory_iterator(source, ec))
+      if (e.is_regular_file() && e.path().extension() == ".gguf") found.push_back(e.path().string());
+    std::sort(found.begin(), found.end());
+    PTLAB_CHECK(found.size() == 1, "ptlab model import: {} holds {} .gguf files{}; give the file itself", source,
+                found.size(), found.empty() ? "" : fmt::format(" ({})", join_names(found)));
+    source = found[0];
+  }
+  PTLAB_CHECK(models::is_gguf_path(source),
+              "ptlab model import: {} is not a .gguf file (llama.cpp's format) or a directory holding one", source);
+  PTLAB_CHECK(opts.flag("--force") || !fs::exists(out, ec) || (fs::is_directory(out, ec) && fs::is_empty(out, ec)),
+              "ptlab model import: {} exists and is not empty; pass --force to replace its files", out);
+  const auto start = std::chrono::steady_clock::now();
+  models::import_gguf(source, out, models::parse_dtype(opts.get("--dtype", "fp32")));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("imported %s -> %s in %.1f s, peak memory %.0f MiB\n", source.c_str(), out.c_str(), seconds,
+              static_cast<double>(usage.ru_maxrss) / 1024.0);
+  return 0;
+}
+
 int run_model(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help") {
     std::fputs(kHelp, stdout);
@@ -157,8 +202,9 @@ int run_model(const std::vector<std::string>& args) {
     std::fputs(kHelp, stdout);
     return 0;
   }
-  const std::vector<std::string> subcommands = {"info", "forward"};
+  const std::vector<std::string> subcommands = {"info", "forward", "import"};
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (args[0] == "import") return run_import(rest);
   if (args[0] == "info") return run_info(rest);
   if (args[0] == "forward") return run_forward(rest);
   PTLAB_FAIL("ptlab model: unknown subcommand '{}'{}; subcommands: {}", args[0], did_you_mean(args[0], subcommands),
@@ -168,7 +214,7 @@ int run_model(const std::vector<std::string>& args) {
 }  // namespace
 
 void add_model_command(CommandRegistry& registry) {
-  registry.add("model", "inspect a model directory or run one forward pass", Command{kHelp, run_model});
+  registry.add("model", "inspect a model, run one forward pass, import a GGUF file", Command{kHelp, run_model});
 }
 
 }  // namespace ptlab::launchers

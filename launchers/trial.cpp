@@ -14,6 +14,7 @@
 #include "framework/io/jsonl_log.h"
 #include "framework/io/run_log.h"
 #include "framework/io/safetensors.h"
+#include "framework/models/gguf_import.h"
 #include "framework/models/loader.h"
 #include "framework/text/tokenizer.h"
 #include "methods/method.h"
@@ -105,6 +106,9 @@ ModelConfig decode_model(const YAML::Node& root, const config::Origins& origins)
                 m.path);
     m.architecture = YAML::Node();
   }
+  // A .gguf file is imported once (cached) into a Hugging Face directory: weights, config and tokenizer.
+  if (!m.tokenizer.empty() && models::is_gguf_path(m.tokenizer)) m.tokenizer = models::gguf_model_dir(m.tokenizer);
+  if (!m.path.empty() && models::is_gguf_path(m.path)) m.path = models::gguf_model_dir(m.path);
   if (m.tokenizer.empty()) m.tokenizer = m.path;
   PTLAB_CHECK(!m.tokenizer.empty(), "model: model.architecture needs model.tokenizer (a tokenizer directory)");
   return m;

@@ -4,6 +4,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/models/bert.h"
 #include "framework/models/gpt2.h"
+#include "framework/models/gguf_import.h"
 #include "framework/models/gpt_neox.h"
 #include "framework/models/llama.h"
 #include "framework/models/t5.h"
@@ -49,7 +50,8 @@ std::shared_ptr<Backbone> build_backbone(const HFConfig& config, Checkpoint& wei
   return backbone;
 }
 
-std::shared_ptr<Backbone> load_backbone(const std::string& dir, const LoadOptions& options) {
+std::shared_ptr<Backbone> load_backbone(const std::string& path, const LoadOptions& options) {
+  const std::string dir = is_gguf_path(path) ? gguf_model_dir(path) : path;
   HFConfig config = HFConfig::load(dir);
   const std::string type = config.get_string("model_type");
   const auto& families = model_families();

@@ -26,7 +26,8 @@ void register_builtin_models(Registry<FamilyBuilder>& registry);
 const Registry<FamilyBuilder>& model_families();
 
 /// Loads DIR (config.json + weights) as a frozen backbone. An unsupported model_type is an Error naming
-/// the supported ones.
+/// the supported ones. A .gguf file is imported once into a cache directory and loaded from there
+/// (gguf_import.h).
 std::shared_ptr<Backbone> load_backbone(const std::string& dir, const LoadOptions& options = {});
 
 /// Builds the family of `config` from `weights` (a directory's or a random Checkpoint), checks that every

@@ -3,6 +3,7 @@
 #include "framework/core/error.h"
 #include "framework/core/log.h"
 #include "framework/text/byte_level_bpe_tokenizer.h"
+#include "framework/text/gguf_tokenizer.h"
 #include "framework/text/sentencepiece_tokenizer.h"
 #include "framework/text/utf8.h"
 #include "framework/text/wordlevel_tokenizer.h"
@@ -116,11 +117,12 @@ std::unique_ptr<Tokenizer> load_file(const fs::path& file) {
     return from_tokenizer_json(file.string(), j, read_tokenizer_config(dir.string()));
   }
   if (ext == ".txt") return WordPieceTokenizer::from_vocab_txt(file.string(), read_tokenizer_config(dir.string()));
+  if (ext == ".gguf") return load_gguf_tokenizer(file.string());
   if (ext == ".model")
     return SentencePieceTokenizer::from_model_file(file.string(), read_tokenizer_config(dir.string()));
   PTLAB_FAIL(
       "{} is not a tokenizer file ptlab knows: expected tokenizer.json, vocab.json, merges.txt, vocab.txt or "
-      "a SentencePiece .model (tokenizer.model, spiece.model), or a model directory holding them",
+      "a SentencePiece .model (tokenizer.model, spiece.model), a .gguf model file, or a model directory holding them",
       file.string());
 }
 

@@ -133,7 +133,8 @@ class Tokenizer {
 /// tokenizer_config.json, special_tokens_map.json and added_tokens.json next to the files give the special
 /// tokens and options (do_lower_case, add_bos_token, add_eos_token, legacy, extra_ids, ...).
 /// File: tokenizer.json (or any *.json with a "model"), vocab.json or merges.txt (the other must be
-/// beside it), vocab.txt, or a SentencePiece *.model; side files in the same directory are used too.
+/// beside it), vocab.txt, or a SentencePiece *.model; side files in the same directory are used too. A
+/// .gguf file: its tokenizer.ggml.* metadata (gguf_tokenizer.h).
 /// Anything else — a missing path, a directory without tokenizer files, an unsupported tokenizer.json —
 /// is an Error that says what was looked for.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
