@@ -25,21 +25,36 @@ RopeConfig RopeConfig::from_hf(const HFConfig& config, int64_t rotary_dim, const
   rope.rotary_dim = rotary_dim;
   PTLAB_CHECK(rotary_dim > 0 && rotary_dim % 2 == 0, "config.json ({}): rotary dimension {} must be even and > 0",
               config.path(), rotary_dim);
-  rope.theta = config.get_double(theta_key, 10000.0);
   rope.max_positions = config.get_int("max_position_embeddings", 2048);
-  if (!config.has("rope_scaling")) return rope;
-  const auto& s = config.json()["rope_scaling"];
-  PTLAB_CHECK(s.is_object(), "config.json ({}): field 'rope_scaling' must be an object or null, got {}", config.path(),
-              s.dump());
+  // transformers >= 5 saves `rope_parameters` ({rope_theta, rope_type, factor, ...}) in place of rope_theta and
+  // rope_scaling; a config.json written that way keeps its theta and scaling here too.
+  const bool has_parameters = config.has("rope_parameters");
+  if (has_parameters)
+    PTLAB_CHECK(config.json()["rope_parameters"].is_object(),
+                "config.json ({}): field 'rope_parameters' must be an object or null, got {}", config.path(),
+                config.json()["rope_parameters"].dump());
+  rope.theta = config.get_double(theta_key, 10000.0);
+  if (!config.has(theta_key) && has_parameters && config.json()["rope_parameters"].contains("rope_theta")) {
+    const auto& t = config.json()["rope_parameters"]["rope_theta"];
+    PTLAB_CHECK(t.is_number(), "config.json ({}): field 'rope_parameters.rope_theta' must be a number, got {}",
+                config.path(), t.dump());
+    rope.theta = t.get<double>();
+  }
+  const std::string scaling_key = config.has("rope_scaling") ? "rope_scaling" : has_parameters ? "rope_parameters" : "";
+  if (scaling_key.empty()) return rope;
+  const auto& s = config.json()[scaling_key];
+  PTLAB_CHECK(s.is_object(), "config.json ({}): field '{}' must be an object or null, got {}", config.path(),
+              scaling_key, s.dump());
   auto field = [&](const char* key) -> const nlohmann::json& {
-    PTLAB_CHECK(s.contains(key) && s[key].is_number(), "config.json ({}): field 'rope_scaling.{}' must be a number",
-                config.path(), key);
+    PTLAB_CHECK(s.contains(key) && s[key].is_number(), "config.json ({}): field '{}.{}' must be a number",
+                config.path(), scaling_key, key);
     return s[key];
   };
   const char* type_key = s.contains("rope_type") ? "rope_type" : "type";
+  if (scaling_key == "rope_parameters" && !s.contains(type_key)) return rope;  // theta only
   PTLAB_CHECK(s.contains(type_key) && s[type_key].is_string(),
-              "config.json ({}): field 'rope_scaling' needs a string 'type' (or 'rope_type'), got {}", config.path(),
-              s.dump());
+              "config.json ({}): field '{}' needs a string 'type' (or 'rope_type'), got {}", config.path(),
+              scaling_key, s.dump());
   const std::string type = s[type_key].get<std::string>();
   if (type == "default") return rope;
   rope.scaling = type;
@@ -51,13 +66,14 @@ RopeConfig RopeConfig::from_hf(const HFConfig& config, int64_t rotary_dim, const
     rope.high_freq_factor = field("high_freq_factor").get<double>();
     rope.original_max_positions = field("original_max_position_embeddings").get<int64_t>();
     PTLAB_CHECK(rope.high_freq_factor != rope.low_freq_factor,
-                "config.json ({}): rope_scaling low_freq_factor and high_freq_factor must differ", config.path());
+                "config.json ({}): {} low_freq_factor and high_freq_factor must differ", config.path(), scaling_key);
   } else {
-    PTLAB_FAIL("config.json ({}): rope_scaling type '{}' is not supported; supported: linear, dynamic, llama3 (or "
+    PTLAB_FAIL("config.json ({}): {} type '{}' is not supported; supported: linear, dynamic, llama3 (or "
                "rope_scaling: null)",
-               config.path(), type);
+               config.path(), scaling_key, type);
   }
-  PTLAB_CHECK(rope.factor > 0, "config.json ({}): rope_scaling.factor must be > 0, got {}", config.path(), rope.factor);
+  PTLAB_CHECK(rope.factor > 0, "config.json ({}): {}.factor must be > 0, got {}", config.path(), scaling_key,
+              rope.factor);
   return rope;
 }
 

@@ -88,6 +88,30 @@ TEST(Rope, Llama3ScalingRescalesLongWavelengths) {
   }
 }
 
+// transformers >= 5 saves rope_parameters in place of rope_theta / rope_scaling (e.g. SmolLM2 loaded from its GGUF
+// and saved again: {"rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"}}); before this was read, such
+// a config.json silently got theta 10000.
+TEST(Rope, TransformersFiveRopeParameters) {
+  auto theta_of = [](const char* text) { return RopeConfig::from_hf(config(text), 8).theta; };
+  EXPECT_EQ(theta_of(R"({"rope_parameters": {"rope_theta": 100000.0, "rope_type": "default"}})"), 100000.0);
+  EXPECT_EQ(theta_of(R"({"rope_parameters": {"rope_theta": 5.0e5}})"), 5.0e5);
+  EXPECT_EQ(theta_of(R"({"rope_theta": 7.0, "rope_parameters": {"rope_theta": 5.0e5}})"), 7.0);  // the top-level key wins
+  RopeConfig linear = RopeConfig::from_hf(
+      config(R"({"rope_parameters": {"rope_theta": 1.0e4, "rope_type": "linear", "factor": 2.0}})"), 8);
+  EXPECT_EQ(linear.scaling, "linear");
+  EXPECT_EQ(linear.factor, 2.0);
+  auto cfg = config(R"({"rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3", "factor": 8.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})");
+  auto old = config(R"({"rope_theta": 500000.0, "rope_scaling": {"rope_type": "llama3", "factor": 8.0,
+      "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}})");
+  EXPECT_TRUE(at::equal(RotaryEmbedding(RopeConfig::from_hf(cfg, 128)).inv_freq(),
+                        RotaryEmbedding(RopeConfig::from_hf(old, 128)).inv_freq()));
+  std::string m = error_of([] { RopeConfig::from_hf(config(R"({"rope_parameters": {"rope_type": "yarn", "factor": 2}})"), 8); });
+  EXPECT_NE(m.find("rope_parameters type 'yarn' is not supported"), std::string::npos) << m;
+  m = error_of([] { RopeConfig::from_hf(config(R"({"rope_parameters": {"rope_theta": "big"}})"), 8); });
+  EXPECT_NE(m.find("'rope_parameters.rope_theta' must be a number"), std::string::npos) << m;
+}
+
 TEST(Rope, BadScalingConfigsAreErrors) {
   std::string m = error_of([] { RopeConfig::from_hf(config(R"({"rope_scaling": {"type": "yarn", "factor": 2}})"), 8); });
   EXPECT_NE(m.find("rope_scaling type 'yarn' is not supported; supported: linear, dynamic, llama3"), std::string::npos)
