@@ -59,6 +59,13 @@ class Mapping {
   uint64_t size_ = 0;
 };
 
+// Tensors are read through a fresh mapping; the header was validated against the size the file had when it was
+// opened, so a file that changed since is an Error rather than a read out of bounds.
+void check_unchanged(const std::string& path, const Mapping& map, uint64_t size) {
+  PTLAB_CHECK(map.size() == size, "GGUF file {}: changed since it was opened ({} bytes, now {})", path, size,
+              map.size());
+}
+
 // Bounds-checked reading of the header; every failure names the file, the byte offset and what was read.
 class Cursor {
  public:
@@ -747,10 +754,8 @@ const GgufTensorInfo& GgufFile::tensor(std::string_view name) const {
 
 std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& given) const {
   const GgufTensorInfo& info = own_info(path_, tensors_, tensor_index_, given);
-  // Reopened per read: the header was validated against this size, so a file changed since is an Error.
   Mapping map(path_);
-  PTLAB_CHECK(map.size() == file_size_, "GGUF file {}: changed since it was opened ({} bytes, now {})", path_,
-              file_size_, map.size());
+  check_unchanged(path_, map, file_size_);
   const uint8_t* p = map.data() + data_offset_ + info.offset;
   return std::vector<uint8_t>(p, p + info.bytes);
 }
@@ -761,8 +766,7 @@ std::vector<float> GgufFile::read_f32(const GgufTensorInfo& given) const {
               "GGUF file {}: tensor '{}' is {}, which ptlab cannot dequantize; supported: {}", path_, shown(info.name),
               ggml_type_name(info.type), dequantizable_names());
   Mapping map(path_);
-  PTLAB_CHECK(map.size() == file_size_, "GGUF file {}: changed since it was opened ({} bytes, now {})", path_,
-              file_size_, map.size());
+  check_unchanged(path_, map, file_size_);
   std::vector<float> out(static_cast<std::size_t>(info.elements));
   dequantize(info.type, map.data() + data_offset_ + info.offset, info.elements, out.data());
   return out;
