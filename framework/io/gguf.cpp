@@ -761,15 +761,19 @@ std::vector<uint8_t> GgufFile::read_raw(const GgufTensorInfo& given) const {
 }
 
 std::vector<float> GgufFile::read_f32(const GgufTensorInfo& given) const {
+  std::vector<float> out(static_cast<std::size_t>(own_info(path_, tensors_, tensor_index_, given).elements));
+  read_f32(given, out.data());
+  return out;
+}
+
+void GgufFile::read_f32(const GgufTensorInfo& given, float* out) const {
   const GgufTensorInfo& info = own_info(path_, tensors_, tensor_index_, given);
   PTLAB_CHECK(ggml_can_dequantize(info.type),
               "GGUF file {}: tensor '{}' is {}, which ptlab cannot dequantize; supported: {}", path_, shown(info.name),
               ggml_type_name(info.type), dequantizable_names());
   Mapping map(path_);
   check_unchanged(path_, map, file_size_);
-  std::vector<float> out(static_cast<std::size_t>(info.elements));
-  dequantize(info.type, map.data() + data_offset_ + info.offset, info.elements, out.data());
-  return out;
+  dequantize(info.type, map.data() + data_offset_ + info.offset, info.elements, out);
 }
 
 }  // namespace ptlab::io

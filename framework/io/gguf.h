@@ -111,6 +111,8 @@ class GgufFile {
   /// The tensor dequantized to fp32, row-major in shape() order. A type dequantize() does not handle is an
   /// Error naming the tensor, its type and the supported ones.
   std::vector<float> read_f32(const GgufTensorInfo& info) const;
+  /// The same into `out`, which holds info.elements floats (a tensor's storage, say: no second copy).
+  void read_f32(const GgufTensorInfo& info, float* out) const;
 
  private:
   std::string path_;

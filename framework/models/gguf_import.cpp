@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <regex>
 
 namespace ptlab::models {
 namespace {
@@ -69,8 +68,11 @@ bool is_gguf_path(const std::string& path) {
   return fs::path(path).extension() == ".gguf" && fs::is_regular_file(path, ec);
 }
 
-GgufImport read_gguf_model(const std::string& gguf_path, at::ScalarType dtype) {
-  io::GgufFile file(gguf_path);
+namespace {
+
+// read_gguf_model on a file already opened (import_gguf also reads its tokenizer from it).
+GgufImport read_model(const io::GgufFile& file, at::ScalarType dtype) {
+  const std::string& gguf_path = file.path();
   GgufImport out;
   PTLAB_CHECK(file.has("general.architecture"), "GGUF file {}: no general.architecture; cannot tell the model family",
               gguf_path);
@@ -155,12 +157,16 @@ GgufImport read_gguf_model(const std::string& gguf_path, at::ScalarType dtype) {
                 "GGUF file {}: tensor '{}' has no transformers counterpart in the '{}' mapping{}", gguf_path, info.name,
                 arch,
                 info.name == "rope_freqs.weight" ? " (Llama 3.1 rope frequency factors are not supported)" : "");
-    std::vector<float> values = file.read_f32(info);
-    at::Tensor t = at::from_blob(values.data(), info.shape(), at::kFloat).clone();
+    at::Tensor t = at::empty(info.shape(), at::kFloat);
+    file.read_f32(info, t.data_ptr<float>());
     if (info.name.find(".attn_q.") != std::string::npos) t = unpermute_rotary(t, heads);
     if (info.name.find(".attn_k.") != std::string::npos) t = unpermute_rotary(t, kv_heads);
     if (dtype != at::kFloat) t = t.to(dtype);
-    if (info.type != 0 && info.type != 1 && info.type != 30) ++out.quantized_tensors;
+    using io::GgmlType;
+    const bool plain = info.type == static_cast<uint32_t>(GgmlType::kF32) ||
+                       info.type == static_cast<uint32_t>(GgmlType::kF16) ||
+                       info.type == static_cast<uint32_t>(GgmlType::kBF16);
+    if (!plain) ++out.quantized_tensors;
     out.tensors.emplace_back(it->second, std::move(t));
   }
   for (const auto& [g, h] : names) {
@@ -170,10 +176,16 @@ GgufImport read_gguf_model(const std::string& gguf_path, at::ScalarType dtype) {
   return out;
 }
 
+}  // namespace
+
+GgufImport read_gguf_model(const std::string& gguf_path, at::ScalarType dtype) {
+  return read_model(io::GgufFile(gguf_path), dtype);
+}
+
 void import_gguf(const std::string& gguf_path, const std::string& out_dir, at::ScalarType dtype) {
   const auto start = std::chrono::steady_clock::now();
-  GgufImport model = read_gguf_model(gguf_path, dtype);
-  io::GgufFile file(gguf_path);
+  const io::GgufFile file(gguf_path);
+  GgufImport model = read_model(file, dtype);
   text::GgufTokenizerFiles tok = text::gguf_tokenizer_files(file);
   PTLAB_CHECK(tok.vocab_size == model.config["vocab_size"],
               "GGUF file {}: the tokenizer has {} tokens but token_embd.weight {} rows", gguf_path, tok.vocab_size,

@@ -105,6 +105,15 @@ int64_t role_id(const io::GgufFile& file, const char* key, std::size_t vocab) {
   return id;
 }
 
+// tokenizer.ggml.token_type, checked against the token count; all normal when the file has none.
+std::vector<int64_t> token_types(const io::GgufFile& file, std::size_t n) {
+  if (!file.has("tokenizer.ggml.token_type")) return std::vector<int64_t>(n, kNormal);
+  std::vector<int64_t> types = file.get_ints("tokenizer.ggml.token_type");
+  PTLAB_CHECK(types.size() == n, "GGUF file {}: tokenizer.ggml.token_type has {} entries for {} tokens; they must match",
+              file.path(), types.size(), n);
+  return types;
+}
+
 // tokenizer.ggml.model "llama": llama.cpp's SPM tokenizer, rebuilt as the SentencePiece BPE model it came
 // from (see the header comment for the field-by-field mapping).
 void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
@@ -118,13 +127,7 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
     PTLAB_CHECK(scores.size() == n, "GGUF file {}: tokenizer.ggml.scores has {} entries for {} tokens; they must match",
                 path, scores.size(), n);
   }
-  std::vector<int64_t> types(n, kNormal);
-  if (file.has("tokenizer.ggml.token_type")) {
-    types = file.get_ints("tokenizer.ggml.token_type");
-    PTLAB_CHECK(types.size() == n,
-                "GGUF file {}: tokenizer.ggml.token_type has {} entries for {} tokens; they must match", path,
-                types.size(), n);
-  }
+  std::vector<int64_t> types = token_types(file, n);
   const int64_t bos = role_id(file, "bos", n), eos = role_id(file, "eos", n);
   const int64_t pad = role_id(file, "padding", n);
   int64_t unk = role_id(file, "unknown", n);
@@ -255,32 +258,13 @@ void llama_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
   out.tokenizer_config_json = std::move(tc);
 }
 
-}  // namespace
-
-GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
+// tokenizer.ggml.model "gpt2": byte-level BPE, rebuilt as a tokenizer.json (see the header comment).
+void gpt2_tokenizer_files(const io::GgufFile& file, GgufTokenizerFiles& out) {
   const std::string& path = file.path();
-  PTLAB_CHECK(file.has("tokenizer.ggml.model"),
-              "GGUF file {}: no tokenizer (tokenizer.ggml.model is missing); give model.tokenizer separately", path);
-  const std::string model = file.get_string("tokenizer.ggml.model");
-  if (model == "llama") {
-    GgufTokenizerFiles out;
-    llama_tokenizer_files(file, out);
-    return out;
-  }
-  PTLAB_CHECK(model == "gpt2",
-              "GGUF file {}: tokenizer.ggml.model '{}' is not supported; ptlab rebuilds byte-level BPE ('gpt2': "
-              "SmolLM, Llama 3, Qwen 2) and SentencePiece BPE ('llama': Llama 1/2, Mistral, Gemma) tokenizers; "
-              "give model.tokenizer the model's own tokenizer files",
-              path, model);
   const auto& tokens = file.get_strings("tokenizer.ggml.tokens");
   PTLAB_CHECK(!tokens.empty(), "GGUF file {}: tokenizer.ggml.tokens is empty", path);
-  std::vector<int64_t> types;
-  if (file.has("tokenizer.ggml.token_type")) {
-    types = file.get_ints("tokenizer.ggml.token_type");
-    PTLAB_CHECK(types.size() == tokens.size(),
-                "GGUF file {}: tokenizer.ggml.token_type has {} entries for {} tokens; they must match", path,
-                types.size(), tokens.size());
-  }
+  const std::size_t n = tokens.size();
+  const std::vector<int64_t> types = token_types(file, n);
   PTLAB_CHECK(file.has("tokenizer.ggml.merges"), "GGUF file {}: a 'gpt2' tokenizer needs tokenizer.ggml.merges", path);
   const auto& merges = file.get_strings("tokenizer.ggml.merges");
 
@@ -289,21 +273,19 @@ GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
   const ByteLevelAlphabet& alphabet = ByteLevelAlphabet::get();
   auto in_alphabet = [&](const std::string& t) { return alphabet.decode(t).has_value(); };
   json vocab = json::object();
-  std::vector<std::string> spelled(tokens.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     if (find_invalid_utf8(tokens[i]) != std::string::npos)
       check_utf8(tokens[i], fmt::format("GGUF file {}: tokenizer.ggml.tokens[{}]", path, i));
-    spelled[i] = in_alphabet(tokens[i]) ? tokens[i] : alphabet.encode(tokens[i]);
-    PTLAB_CHECK(!vocab.contains(spelled[i]), "GGUF file {}: token '{}' appears twice (ids {} and {})", path, tokens[i],
-                vocab[spelled[i]].get<int64_t>(), i);
-    vocab[spelled[i]] = i;
+    const std::string spelled = in_alphabet(tokens[i]) ? tokens[i] : alphabet.encode(tokens[i]);
+    PTLAB_CHECK(!vocab.contains(spelled), "GGUF file {}: token '{}' appears twice (ids {} and {})", path, tokens[i],
+                vocab[spelled].get<int64_t>(), i);
+    vocab[spelled] = i;
   }
 
-  GgufTokenizerFiles out;
-  out.vocab_size = static_cast<int64_t>(tokens.size());
+  out.vocab_size = static_cast<int64_t>(n);
   json added = json::array();
   json decoder = json::object();
-  for (std::size_t i = 0; i < types.size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     if (types[i] != kControl && types[i] != kUserDefined) continue;
     if (types[i] == kControl && !in_alphabet(tokens[i])) continue;  // a llama.cpp mislabel (see transformers)
     const bool special = types[i] == kControl;
@@ -320,17 +302,9 @@ GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
 
   const bool add_bos = file.get_bool("tokenizer.ggml.add_bos_token", false);
   const bool add_eos = file.get_bool("tokenizer.ggml.add_eos_token", false);
-  auto role_id = [&](const char* key) -> int64_t {
-    const std::string k = fmt::format("tokenizer.ggml.{}_token_id", key);
-    return file.has(k) ? file.get_int(k) : -1;
-  };
   auto role = [&](const char* key) -> std::optional<std::string> {
-    const std::string k = fmt::format("tokenizer.ggml.{}_token_id", key);
-    if (!file.has(k)) return std::nullopt;
-    const int64_t id = file.get_int(k);
-    PTLAB_CHECK(id >= 0 && static_cast<std::size_t>(id) < tokens.size(),
-                "GGUF file {}: {} = {} is outside the vocabulary (0..{})", path, k, id, tokens.size() - 1);
-    return tokens[static_cast<std::size_t>(id)];
+    const int64_t id = role_id(file, key, n);
+    return id < 0 ? std::nullopt : std::optional<std::string>(tokens[static_cast<std::size_t>(id)]);
   };
 
   json single = json::array(), pair = json::array();
@@ -341,7 +315,7 @@ GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
   if (add_bos && bos) {
     single.push_back(piece(*bos));
     pair.push_back(piece(*bos));
-    special_tokens[*bos] = {{"id", *bos}, {"ids", {role_id("bos")}},
+    special_tokens[*bos] = {{"id", *bos}, {"ids", {role_id(file, "bos", n)}},
                             {"tokens", {*bos}}};
   }
   single.push_back(seq("A"));
@@ -351,7 +325,7 @@ GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
   if (add_eos && eos) {
     single.push_back(piece(*eos));
     pair.push_back(piece(*eos));
-    special_tokens[*eos] = {{"id", *eos}, {"ids", {role_id("eos")}},
+    special_tokens[*eos] = {{"id", *eos}, {"ids", {role_id(file, "eos", n)}},
                             {"tokens", {*eos}}};
   }
 
@@ -399,6 +373,25 @@ GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
     }
   }
   out.tokenizer_config_json = std::move(tc);
+}
+
+}  // namespace
+
+GgufTokenizerFiles gguf_tokenizer_files(const io::GgufFile& file) {
+  PTLAB_CHECK(file.has("tokenizer.ggml.model"),
+              "GGUF file {}: no tokenizer (tokenizer.ggml.model is missing); give model.tokenizer separately",
+              file.path());
+  const std::string model = file.get_string("tokenizer.ggml.model");
+  PTLAB_CHECK(model == "llama" || model == "gpt2",
+              "GGUF file {}: tokenizer.ggml.model '{}' is not supported; ptlab rebuilds byte-level BPE ('gpt2': "
+              "SmolLM, Llama 3, Qwen 2) and SentencePiece BPE ('llama': Llama 1/2, Mistral, Gemma) tokenizers; "
+              "give model.tokenizer the model's own tokenizer files",
+              file.path(), model);
+  GgufTokenizerFiles out;
+  if (model == "llama")
+    llama_tokenizer_files(file, out);
+  else
+    gpt2_tokenizer_files(file, out);
   return out;
 }
 
